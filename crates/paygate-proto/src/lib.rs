@@ -1,0 +1,15 @@
+//! Paygate's wire contract as code: error codes, credential formats, header
+//! names, the request-signing scheme and the shapes of requests and replies.
+//!
+//! The server and the SDK both depend on this crate, so they cannot drift
+//! apart. It does no I/O.
+#![forbid(unsafe_code)]
+
+pub mod credentials;
+pub mod error;
+pub mod headers;
+pub mod signing;
+pub mod types;
+
+pub use credentials::{ApiKey, ApiSecret, CredentialError, Environment, MerchantId};
+pub use error::{ErrorCode, FieldError, Problem};
