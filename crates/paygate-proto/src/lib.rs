@@ -8,8 +8,10 @@
 pub mod credentials;
 pub mod error;
 pub mod headers;
+pub mod scopes;
 pub mod signing;
 pub mod types;
 
 pub use credentials::{ApiKey, ApiSecret, CredentialError, Environment, MerchantId};
 pub use error::{ErrorCode, FieldError, Problem};
+pub use scopes::Scope;

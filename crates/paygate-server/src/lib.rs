@@ -1,1 +1,21 @@
-//! placeholder
+//! The Paygate server: configuration, transport, authentication, persistence
+//! and the API's resources. The `paygate` binary is a thin CLI over this.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod balance;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod docs;
+pub mod health;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod merchants;
+pub mod openapi;
+pub mod serve;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,44 @@
+-- Merchants, API keys and the ledger that balances are derived from.
+-- Times are Unix seconds (UTC). Booleans are integers, so one SQL text serves
+-- SQLite and PostgreSQL through the same queries.
+
+CREATE TABLE merchants (
+    id          TEXT PRIMARY KEY,
+    country     TEXT NOT NULL,
+    email       TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    merchant_id     TEXT NOT NULL REFERENCES merchants (id),
+    env             TEXT NOT NULL CHECK (env IN ('test', 'live')),
+    name            TEXT NOT NULL,
+    key_hash        TEXT NOT NULL UNIQUE,
+    prefix          TEXT NOT NULL,
+    secret_key_id   TEXT NOT NULL,
+    secret_sealed   BLOB NOT NULL,
+    scopes          TEXT NOT NULL,
+    allowed_ips     TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER,
+    revoked_at      INTEGER,
+    last_used_at    INTEGER,
+    last_used_ip    TEXT
+);
+CREATE INDEX api_keys_by_merchant ON api_keys (merchant_id, env, created_at);
+
+-- Double-entry: every transaction's entries sum to zero per currency.
+CREATE TABLE ledger_entries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    merchant_id     TEXT NOT NULL REFERENCES merchants (id),
+    env             TEXT NOT NULL CHECK (env IN ('test', 'live')),
+    transaction_id  TEXT NOT NULL,
+    account         TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX ledger_by_account ON ledger_entries (merchant_id, env, account, currency);
+CREATE INDEX ledger_by_transaction ON ledger_entries (transaction_id);

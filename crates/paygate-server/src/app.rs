@@ -1,0 +1,84 @@
+//! Builds the shared state and the router: the one place that wires
+//! transport, authentication and resources together.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+use axum::Router;
+use paygate_proto::ErrorCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::http::json::BODY_LIMIT;
+use crate::http::{response, ApiError};
+use crate::store::Store;
+use crate::{auth, balance, docs, health, openapi};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    store: Store,
+    master_key: MasterKey,
+    clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, master_key: MasterKey, clock: Arc<dyn Clock>) -> Self {
+        Self(Arc::new(Inner {
+            config,
+            store,
+            master_key,
+            clock,
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.0.master_key
+    }
+
+    /// Now, as Unix seconds, from the configured clock.
+    pub fn now(&self) -> i64 {
+        self.0.clock.unix()
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let merchant_api = Router::new()
+        .route("/v1/balance", get(balance::get_balance))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+
+    let open = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/docs/errors", get(docs::errors))
+        .route("/v1/openapi.json", get(openapi::document));
+
+    Router::new()
+        .merge(open)
+        .merge(merchant_api)
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), response::finish))
+        .with_state(state)
+}

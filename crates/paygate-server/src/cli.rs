@@ -1,0 +1,275 @@
+//! The operator's command line: `paygate serve`, `merchant create`,
+//! `keys create`, `keys revoke`, `migrate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use paygate_proto::{Environment, MerchantId};
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::keys::{issue_key, IssuedKey, KeySpec};
+use crate::serve::{self, ServeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "paygate", version, about = "Paygate: a self-hostable payment gateway")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (default ./paygate-data).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage merchants.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant and print its ID.
+    Create {
+        /// ISO 3166-1 alpha-2 country code, e.g. ZA.
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Issue an API key and secret (printed once).
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, value_parser = ["test", "live"])]
+        env: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a key at once.
+    Revoke { id: String },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let config = match load_config(&cli.global) {
+        Ok(config) => config,
+        Err(err) => return fail(&cli.global, &err.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&cli.global, &format!("cannot start the runtime: {err}")),
+    };
+    match runtime.block_on(run(cli.command, &cli.global, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&cli.global, &format!("{err:#}")),
+    }
+}
+
+fn load_config(global: &GlobalArgs) -> Result<Config, crate::config::ConfigError> {
+    let mut config = Config::load(global.config.as_deref())?;
+    if let Some(dir) = &global.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    Ok(config)
+}
+
+fn master_key_from_env() -> Option<SecretString> {
+    std::env::var("PAYGATE_MASTER_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+fn fail(global: &GlobalArgs, message: &str) -> ExitCode {
+    if global.json {
+        eprintln!("{}", json!({ "error": message }));
+    } else {
+        eprintln!("error: {message}");
+    }
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve => {
+            let options = ServeOptions {
+                config,
+                clock,
+                master_key: master_key_from_env(),
+                create_sandbox: true,
+            };
+            let running = serve::start(options).await?;
+            print_banner(&running, global.json);
+            running.run_until_signal().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            serve::open_state(config, master_key_from_env(), clock).await?;
+            print(global.json, json!({ "migrated": true }), "Migrations applied.");
+            Ok(())
+        }
+        Command::Merchant(MerchantCommand::Create { country, email }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let id = crate::merchants::create_merchant(state.store(), &country, &email, state.now()).await?;
+            print(
+                global.json,
+                json!({ "merchant_id": id.as_str() }),
+                &format!("merchant_id: {id}"),
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create { merchant, env, name }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let merchant = MerchantId::parse(&merchant)
+                .map_err(|_| anyhow::anyhow!("--merchant is not a merchant ID (MCH-CC-XXXXXX)"))?;
+            if state.store().merchant(&merchant).await?.is_none() {
+                anyhow::bail!("no such merchant: {merchant}");
+            }
+            let env = Environment::parse(&env).ok_or_else(|| anyhow::anyhow!("--env must be test or live"))?;
+            let issued = issue_key(
+                state.store(),
+                state.master_key(),
+                &merchant,
+                env,
+                &KeySpec::named(name),
+                state.now(),
+            )
+            .await?;
+            let text = format!(
+                "id:          {}\nmerchant_id: {}\nenv:         {}\nkey:         {}\nsecret:      {}\n\nThe key and secret are shown once. Store them in your secret manager.",
+                issued.id, issued.merchant_id, issued.env, issued.key.expose(), issued.secret.expose()
+            );
+            print(global.json, issued_json(&issued), &text);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { id }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            if !state.store().revoke_key(&id, state.now()).await? {
+                anyhow::bail!("no active key with id {id}");
+            }
+            print(
+                global.json,
+                json!({ "id": id, "revoked": true }),
+                &format!("Revoked {id}."),
+            );
+            Ok(())
+        }
+    }
+}
+
+fn issued_json(issued: &IssuedKey) -> serde_json::Value {
+    json!({
+        "id": issued.id,
+        "key": issued.key.expose(),
+        "secret": issued.secret.expose(),
+        "merchant_id": issued.merchant_id.as_str(),
+        "env": issued.env.as_str(),
+    })
+}
+
+fn print(as_json: bool, value: serde_json::Value, text: &str) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// What `paygate serve` prints at start: where it listens, the certificate,
+/// and on first start the sandbox credentials with a curl line that works.
+fn print_banner(running: &serve::Running, as_json: bool) {
+    let addr = running.local_addr;
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let scheme = if running.certificate.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{host}:{}", addr.port());
+    let cacert = running
+        .certificate
+        .as_ref()
+        .map(|c| format!("--cacert {} ", shell_quote(&c.path.display().to_string())));
+    let curl = running.sandbox.as_ref().map(|s| {
+        format!(
+            "curl {}-H 'x-api-key: {}' {base_url}/v1/balance",
+            cacert.clone().unwrap_or_default(),
+            s.key.expose()
+        )
+    });
+    if as_json {
+        let value = json!({
+            "event": "listening",
+            "listen": addr.to_string(),
+            "url": base_url,
+            "cert_path": running.certificate.as_ref().map(|c| c.path.display().to_string()),
+            "cert_sha256": running.certificate.as_ref().map(|c| c.sha256_fingerprint.clone()),
+            "sandbox": running.sandbox.as_ref().map(issued_json),
+            "curl": curl,
+            "master_key_in_data_dir": running.sandbox_master_key,
+        });
+        println!("{value}");
+        return;
+    }
+    println!("Paygate is listening on {base_url}");
+    if let Some(cert) = &running.certificate {
+        println!(
+            "TLS certificate: {}\n  SHA-256 fingerprint: {}",
+            cert.path.display(),
+            cert.sha256_fingerprint
+        );
+    }
+    if running.sandbox_master_key {
+        println!("Warning: the master key is kept in the data directory beside the database. That is fine for a sandbox; in production set PAYGATE_MASTER_KEY or master_key_file (see docs/deploy.md).");
+    }
+    match (&running.sandbox, curl) {
+        (Some(sandbox), Some(curl)) => {
+            println!(
+                "\nA sandbox merchant was created. Its test credentials are shown this once:\n  merchant id: {}\n  API key:     {}\n  API secret:  {}\n\nTry it:\n  {curl}\n",
+                sandbox.merchant_id, sandbox.key.expose(), sandbox.secret.expose()
+            );
+        }
+        _ => println!("Create a key with: paygate keys create --merchant MCH-... --env test"),
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    if text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,34 @@
+//! `/healthz` (the process is up) and `/readyz` (the store answers).
+
+use axum::extract::State;
+use http::StatusCode;
+use paygate_proto::types::Health;
+
+use crate::app::AppState;
+use crate::http::ApiJson;
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> ApiJson<Health> {
+    ApiJson(Health {
+        status: "ok".to_owned(),
+    })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) {
+    if state.store().ping().await {
+        (
+            StatusCode::OK,
+            ApiJson(Health {
+                status: "ready".to_owned(),
+            }),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiJson(Health {
+                status: "unavailable".to_owned(),
+            }),
+        )
+    }
+}

@@ -1,0 +1,124 @@
+//! `ApiJson<T>`: our JSON extractor, so every body rejection speaks the error
+//! catalog: 415 for a non-JSON body, 413 over 1 MiB, `invalid_json` for bad
+//! syntax, `validation_failed` naming the field for anything else, including
+//! unknown fields (request types deny them).
+
+use axum::extract::{FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use paygate_proto::{ErrorCode, FieldError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::ApiError;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON body into `T`, mapping failures to the catalog.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::validation(vec![field_error(&path, &inner)]),
+            _ => ApiError::new(ErrorCode::InvalidJson),
+        }
+    })?;
+    deserializer.end().map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    Ok(value)
+}
+
+fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
+    let message = err.to_string();
+    // serde_path_to_error's path already ends with an unknown field's name.
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            path.to_owned()
+        };
+        return FieldError::new(field, "is not a known field");
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "is required");
+    }
+    // Keep serde's type description but drop its line/column suffix.
+    let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+    let field = if path == "." { String::new() } else { path.to_owned() };
+    FieldError::new(field, message)
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        amount: u64,
+        currency: String,
+    }
+
+    #[test]
+    fn failures_map_to_the_catalog() {
+        assert_eq!(parse_json::<Body>(b"{").unwrap_err().code(), ErrorCode::InvalidJson);
+        assert_eq!(
+            parse_json::<Body>(b"{\"amount\":1,\"currency\":\"USD\"} x")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidJson
+        );
+        let err = parse_json::<Body>(br#"{"amount":1,"currency":"USD","extra":1}"#).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ValidationFailed);
+        assert_eq!(err.errors[0].field, "extra");
+        let err = parse_json::<Body>(br#"{"amount":"x","currency":"USD"}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "amount");
+        let err = parse_json::<Body>(br#"{"amount":1}"#).unwrap_err();
+        assert_eq!(err.errors[0].field, "currency");
+        assert!(parse_json::<Body>(br#"{"amount":1,"currency":"USD"}"#).is_ok());
+    }
+}

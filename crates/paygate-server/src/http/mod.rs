@@ -1,0 +1,13 @@
+//! Transport: the TLS listener with plain-HTTP sniffing, problem+json errors,
+//! request ids, security headers, the client IP and the JSON extractor.
+
+pub mod client_ip;
+pub mod error;
+pub mod json;
+pub mod listener;
+pub mod response;
+pub mod tls;
+
+pub use client_ip::ClientIp;
+pub use error::{ApiError, ApiResult};
+pub use json::ApiJson;

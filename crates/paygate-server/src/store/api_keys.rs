@@ -1,0 +1,142 @@
+//! API key rows: the key's SHA-256, its sealed secret, scopes and allowlist.
+
+use paygate_proto::{Environment, MerchantId};
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use super::{Store, StoreError, StoreResult};
+use crate::crypto::Sealed;
+
+/// What is stored when a key is issued. The key itself is not.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub merchant_id: MerchantId,
+    pub env: Environment,
+    pub name: String,
+    pub key_hash: String,
+    pub prefix: String,
+    pub secret: Sealed,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub id: String,
+    pub merchant_id: MerchantId,
+    pub env: Environment,
+    pub name: String,
+    pub prefix: String,
+    pub secret: Sealed,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub merchant_suspended: bool,
+}
+
+impl KeyRecord {
+    /// Usable at `now`: not revoked and not past its expiry.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, k.merchant_id, k.env, k.name, k.prefix, k.secret_key_id, k.secret_sealed, \
+    k.scopes, k.allowed_ips, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.last_used_ip, m.status";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn key_from_row(row: &AnyRow) -> StoreResult<KeyRecord> {
+    let merchant: String = row.try_get("merchant_id")?;
+    let env: String = row.try_get("env")?;
+    let scopes: String = row.try_get("scopes")?;
+    let allowed_ips: String = row.try_get("allowed_ips")?;
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        merchant_id: MerchantId::parse(&merchant).map_err(|_| corrupt("api_keys.merchant_id"))?,
+        env: Environment::parse(&env).ok_or_else(|| corrupt("api_keys.env"))?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        secret: Sealed {
+            key_id: row.try_get("secret_key_id")?,
+            bytes: row.try_get("secret_sealed")?,
+        },
+        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("api_keys.scopes"))?,
+        allowed_ips: serde_json::from_str(&allowed_ips).map_err(|_| corrupt("api_keys.allowed_ips"))?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        last_used_ip: row.try_get("last_used_ip")?,
+        merchant_suspended: row.try_get::<String, _>("status")? == "suspended",
+    })
+}
+
+impl Store {
+    pub async fn insert_key(&self, key: &NewKey) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_key(tx.conn(), key).await?;
+        tx.commit().await
+    }
+
+    /// The key stored under `key_hash`, whatever its state.
+    pub async fn key_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.key_hash = $1"
+        );
+        let row = sqlx::query(&sql).bind(key_hash).fetch_optional(&self.pool).await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    pub async fn key_by_id(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
+        let sql =
+            format!("SELECT {KEY_COLUMNS} FROM api_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    /// Revokes a key. Returns false when it did not exist or was already revoked.
+    pub async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+pub(crate) async fn insert_key(conn: &mut sqlx::AnyConnection, key: &NewKey) -> StoreResult<()> {
+    let scopes = serde_json::to_string(&key.scopes).map_err(|_| corrupt("scopes"))?;
+    let allowed_ips = serde_json::to_string(&key.allowed_ips).map_err(|_| corrupt("allowed_ips"))?;
+    sqlx::query(
+        "INSERT INTO api_keys (id, merchant_id, env, name, key_hash, prefix, secret_key_id, secret_sealed, \
+         scopes, allowed_ips, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&key.id)
+    .bind(key.merchant_id.as_str())
+    .bind(key.env.as_str())
+    .bind(&key.name)
+    .bind(&key.key_hash)
+    .bind(&key.prefix)
+    .bind(&key.secret.key_id)
+    .bind(&key.secret.bytes)
+    .bind(scopes)
+    .bind(allowed_ips)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

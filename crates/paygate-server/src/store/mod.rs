@@ -1,0 +1,154 @@
+//! Persistence. One `Store` over SQLite (default, WAL, fsync'd commits) or
+//! PostgreSQL, through sqlx's `Any` driver so each query is written once with
+//! `$N` placeholders that both backends understand.
+
+mod api_keys;
+mod ledger;
+mod merchants;
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub use api_keys::{KeyRecord, NewKey};
+pub use ledger::BalanceRow;
+pub use merchants::MerchantRecord;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer at a time; taking turns here instead of
+    /// inside SQLite avoids busy errors on lock upgrades.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+/// A write transaction. Dropping it without `commit` rolls back.
+pub struct WriteTx {
+    tx: Transaction<'static, sqlx::Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens SQLite in `data_dir` (created if missing) when `database_url` is
+    /// empty, else the PostgreSQL database it names; then migrates.
+    pub async fn open(database_url: &str, data_dir: &Path) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let store = if database_url.is_empty() {
+            let path = data_dir.join("paygate.db");
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let pool = AnyPoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL with synchronous=FULL: an acknowledged commit is on disk.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(AnyConnectOptions::from_str(&url)?)
+                .await?;
+            Self {
+                pool,
+                backend: Backend::Sqlite,
+                write_lock: Some(Arc::new(Mutex::new(()))),
+            }
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(database_url)
+                .await?;
+            Self {
+                pool,
+                backend: Backend::Postgres,
+                write_lock: None,
+            }
+        };
+        store_migrate(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a write transaction, taking the writer's turn on SQLite.
+    pub async fn begin_write(&self) -> StoreResult<WriteTx> {
+        let turn = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        match self.pool.acquire().await {
+            Ok(mut conn) => conn.ping().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+async fn store_migrate(store: &Store) -> StoreResult<()> {
+    match store.backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&store.pool).await?,
+        Backend::Postgres => {
+            return Err(StoreError::Corrupt(
+                "PostgreSQL support is not part of this build yet; leave database_url empty to use SQLite".to_owned(),
+            ))
+        }
+    }
+    Ok(())
+}
