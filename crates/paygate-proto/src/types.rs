@@ -28,3 +28,50 @@ pub struct Balance {
 pub struct Health {
     pub status: String,
 }
+
+/// `POST /v1/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Vec<String>>,
+}
+
+/// An API key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub object: String,
+    pub name: String,
+    pub env: Environment,
+    /// Masked: `sk_live_AbCd…wxyz`.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub last_used_ip: Option<String>,
+}
+
+/// A key as issued: the only answer that carries `key` and `secret`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedApiKey {
+    #[serde(flatten)]
+    pub info: ApiKeyInfo,
+    pub key: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for IssuedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedApiKey")
+            .field("info", &self.info)
+            .field("key", &"[redacted]")
+            .field("secret", &"[redacted]")
+            .finish()
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use paygate_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -17,7 +17,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{auth, balance, docs, health, openapi};
+use crate::{api_keys, auth, balance, docs, health, openapi};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -61,6 +61,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
+        .route("/v1/api-keys", post(api_keys::create))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()

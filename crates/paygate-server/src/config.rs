@@ -353,6 +353,7 @@ impl Config {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)]
     fn load_with(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paygate.toml");

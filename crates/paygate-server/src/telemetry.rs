@@ -44,7 +44,7 @@ fn patterns() -> &'static Patterns {
             r#"(?i)(\\?"(?:password|passwd|new_password|cvc|cvv|card_number|number|iban|id_number|address|secret|api_secret|session_secret|totp_secret|otp|otp_code|ws_token|session_token|access_token|api_key)\\?"\s*:\s*)(\\?"(?:[^"\\]|\\.)*?\\?"|\d+)"#,
         )
         .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable_regex())),
-        digits: Regex::new(r"\b(?:\d[ \-]?){12,18}\d\b").unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable_regex())),
+        digits: Regex::new(r"(^|[^\d.])((?:\d[ \-]?){12,18}\d)\b").unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable_regex())),
     })
 }
 
@@ -60,13 +60,20 @@ pub fn redact(line: &str) -> String {
     let line = p
         .sensitive_fields
         .replace_all(&line, |c: &Captures<'_>| format!("{}\"{REDACTED}\"", &c[1]));
+    let text: &str = &line;
     p.digits
-        .replace_all(&line, |c: &Captures<'_>| {
-            let digits: String = c[0].chars().filter(char::is_ascii_digit).collect();
-            if luhn_valid(&digits) {
-                REDACTED.to_owned()
+        .replace_all(text, |c: &Captures<'_>| {
+            let (before, number) = (&c[1], &c[2]);
+            let followed_by_dot = c.get(0).and_then(|m| text[m.end()..].chars().next()) == Some('.');
+            let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+            if followed_by_dot || !luhn_valid(&digits) {
+                return c[0].to_owned();
+            }
+            // Where a JSON number stood, a quoted string keeps the line valid JSON.
+            if before.ends_with(':') || before.ends_with(',') || before.ends_with('[') {
+                format!("{before}\"{REDACTED}\"")
             } else {
-                c[0].to_owned()
+                format!("{before}{REDACTED}")
             }
         })
         .into_owned()
@@ -88,7 +95,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += v;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 #[derive(Clone, Copy)]
@@ -146,6 +153,16 @@ mod tests {
         ] {
             assert!(!out.contains(secret), "{secret} survived in {out}");
         }
+    }
+
+    #[test]
+    fn redacted_lines_stay_valid_json() {
+        let line = r#"{"duration_ms":0.4242424242424242,"amount":4242424242424242,"note":"card 4242424242424242"}"#;
+        let out = redact(line);
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed["duration_ms"], 0.4242424242424242);
+        assert_eq!(parsed["amount"], "[redacted]");
+        assert_eq!(parsed["note"], "card [redacted]");
     }
 
     #[test]

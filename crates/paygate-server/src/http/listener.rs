@@ -82,9 +82,9 @@ impl Connection {
         let mut first = [0u8; 1];
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
             Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(tls_stream)) => self.serve_api(tls_stream).await,
-                    _ => {} // failed or slow handshake: drop the connection
+                // A failed or slow handshake just drops the connection.
+                if let Ok(Ok(tls_stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    self.serve_api(tls_stream).await;
                 }
             }
             Ok(Ok(1)) => self.serve_https_required(stream).await,

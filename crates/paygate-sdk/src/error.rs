@@ -1,0 +1,45 @@
+//! Errors: the server's problem+json decoded into a typed error.
+
+use paygate_proto::{ErrorCode, Problem};
+
+/// An error answered by the Paygate server.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} ({}): {} [request_id {}]", problem.code.as_str(), status, problem.detail, problem.request_id)]
+pub struct ApiError {
+    pub status: u16,
+    pub problem: Problem,
+    /// Seconds from `Retry-After`, when the server sent one.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        self.problem.code
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.problem.request_id
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] Box<ApiError>),
+    #[error("transport error: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("unexpected response ({status}): {message}")]
+    Decode { status: u16, message: String },
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The API error code, when the server answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Api(err) => Some(err.code()),
+            _ => None,
+        }
+    }
+}

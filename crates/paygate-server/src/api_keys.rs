@@ -1,0 +1,123 @@
+//! The key lifecycle API (`keys:manage`, API secret required).
+
+use axum::extract::State;
+use ipnet::IpNet;
+use paygate_proto::types::{ApiKeyInfo, CreateApiKey, IssuedApiKey};
+use paygate_proto::{FieldError, Scope};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::http::{ApiError, ApiJson, ApiResult};
+use crate::keys::{issue_key, parse_ip_net, IssueError, KeySpec};
+use crate::store::KeyRecord;
+
+const MAX_ALLOWED_IPS: usize = 100;
+
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    request_body = CreateApiKey,
+    responses(
+        (status = 200, description = "The new key and secret, shown this once", body = IssuedApiKey),
+        (status = 400, body = paygate_proto::Problem),
+        (status = 401, body = paygate_proto::Problem),
+        (status = 403, body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateApiKey>,
+) -> ApiResult<ApiJson<IssuedApiKey>> {
+    caller.require(Scope::KeysManage)?;
+    caller.require_secret()?;
+    let spec = key_spec(body)?;
+    let issued = issue_key(
+        state.store(),
+        state.master_key(),
+        &caller.merchant_id,
+        caller.env,
+        &spec,
+        state.now(),
+    )
+    .await
+    .map_err(|err| match err {
+        IssueError::Store(e) => ApiError::from(e),
+        IssueError::Crypto(e) => ApiError::from(e),
+    })?;
+    let record = state
+        .store()
+        .key_by_id(&issued.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("issued key vanished"))?;
+    Ok(ApiJson(IssuedApiKey {
+        info: key_info(&record),
+        key: issued.key.expose().to_owned(),
+        secret: issued.secret.expose().to_owned(),
+    }))
+}
+
+/// Validates a create request into a key spec, naming every bad field.
+fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
+    let mut errors = Vec::new();
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+    }
+    let mut scopes = Vec::new();
+    for (i, scope) in body.scopes.unwrap_or_else(|| vec!["*".to_owned()]).iter().enumerate() {
+        match Scope::parse(scope) {
+            Some(s) if !scopes.contains(&s) => scopes.push(s),
+            Some(_) => {}
+            None => errors.push(FieldError::new(format!("scopes[{i}]"), "is not a known scope")),
+        }
+    }
+    if scopes.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new("scopes", "must name at least one scope"));
+    }
+    let entries = body.allowed_ips.unwrap_or_default();
+    if entries.len() > MAX_ALLOWED_IPS {
+        errors.push(FieldError::new(
+            "allowed_ips",
+            format!("at most {MAX_ALLOWED_IPS} entries"),
+        ));
+    }
+    let mut allowed_ips: Vec<IpNet> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match parse_ip_net(entry.trim()) {
+            Some(net) => allowed_ips.push(net.trunc()),
+            None => errors.push(FieldError::new(
+                format!("allowed_ips[{i}]"),
+                "is not an IP address or CIDR",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(KeySpec {
+        name,
+        scopes,
+        allowed_ips,
+        expires_at: None,
+    })
+}
+
+pub fn key_info(record: &KeyRecord) -> ApiKeyInfo {
+    ApiKeyInfo {
+        id: record.id.clone(),
+        object: "api_key".to_owned(),
+        name: record.name.clone(),
+        env: record.env,
+        prefix: record.prefix.clone(),
+        scopes: record.scopes.clone(),
+        allowed_ips: record.allowed_ips.clone(),
+        created_at: rfc3339(record.created_at),
+        expires_at: record.expires_at.map(rfc3339),
+        last_used_at: record.last_used_at.map(rfc3339),
+        last_used_ip: record.last_used_ip.clone(),
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the real server on port 0 with real TLS and a temporary
+//! data directory, called over HTTPS through the SDK or a plain HTTPS client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod credentials;
+mod errors;
+mod keys;
+mod transport;
