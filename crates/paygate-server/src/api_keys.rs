@@ -5,12 +5,16 @@ use ipnet::IpNet;
 use paygate_proto::types::{ApiKeyInfo, CreateApiKey, IssuedApiKey};
 use paygate_proto::{FieldError, Scope};
 
+use serde_json::json;
+
 use crate::app::AppState;
+use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::Caller;
 use crate::clock::rfc3339;
-use crate::http::{ApiError, ApiJson, ApiResult};
-use crate::keys::{issue_key, parse_ip_net, IssueError, KeySpec};
-use crate::store::KeyRecord;
+use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
+use crate::keys::{parse_ip_net, prepare_key, KeySpec};
+use crate::outbox;
+use crate::store::{insert_key, key_by_id_in, KeyRecord, WriteTx};
 
 const MAX_ALLOWED_IPS: usize = 100;
 
@@ -30,34 +34,47 @@ const MAX_ALLOWED_IPS: usize = 100;
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    client_ip: ClientIp,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> ApiResult<ApiJson<IssuedApiKey>> {
     caller.require(Scope::KeysManage)?;
     caller.require_secret()?;
     let spec = key_spec(body)?;
-    let issued = issue_key(
-        state.store(),
-        state.master_key(),
+    let now = state.now();
+    let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
+    let mut tx = state.store().begin_write().await?;
+    insert_key(tx.conn(), &prepared.record).await?;
+    let record = tx_key(&mut tx, &prepared.issued.id).await?;
+    let info = key_info(&record);
+    outbox::record_event(
+        tx.conn(),
         &caller.merchant_id,
         caller.env,
-        &spec,
-        state.now(),
+        "api_key.created",
+        json!(info),
+        now,
     )
-    .await
-    .map_err(|err| match err {
-        IssueError::Store(e) => ApiError::from(e),
-        IssueError::Crypto(e) => ApiError::from(e),
-    })?;
-    let record = state
-        .store()
-        .key_by_id(&issued.id)
-        .await?
-        .ok_or_else(|| ApiError::internal("issued key vanished"))?;
+    .await?;
+    let entry = AuditEntry::new("api_key.created", Outcome::Success)
+        .merchant(&caller.merchant_id, caller.env)
+        .actor(&caller.key_prefix)
+        .ip(client_ip.0)
+        .details(
+            json!({ "key_id": info.id, "prefix": info.prefix, "scopes": info.scopes, "allowed_ips": info.allowed_ips }),
+        );
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
     Ok(ApiJson(IssuedApiKey {
-        info: key_info(&record),
-        key: issued.key.expose().to_owned(),
-        secret: issued.secret.expose().to_owned(),
+        info,
+        key: prepared.issued.key.expose().to_owned(),
+        secret: prepared.issued.secret.expose().to_owned(),
     }))
+}
+
+async fn tx_key(tx: &mut WriteTx, id: &str) -> ApiResult<KeyRecord> {
+    key_by_id_in(tx.conn(), id)
+        .await?
+        .ok_or_else(|| ApiError::internal("issued key vanished"))
 }
 
 /// Validates a create request into a key spec, naming every bad field.

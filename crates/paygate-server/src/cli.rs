@@ -49,6 +49,15 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit non-zero naming the first bad row.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +182,27 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
             );
             print(global.json, issued_json(&issued), &text);
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            match crate::audit::verify(state.store()).await? {
+                crate::audit::Verdict::Intact { rows } => {
+                    print(
+                        global.json,
+                        json!({ "ok": true, "rows": rows }),
+                        &format!("Audit chain intact: {rows} rows."),
+                    );
+                    Ok(())
+                }
+                crate::audit::Verdict::Broken { seq, problem } => {
+                    print(
+                        global.json,
+                        json!({ "ok": false, "seq": seq, "problem": problem }),
+                        &format!("Audit chain broken at row {seq}: {problem}."),
+                    );
+                    anyhow::bail!("audit chain broken at row {seq}: {problem}")
+                }
+            }
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
             let state = serve::open_state(config, master_key_from_env(), clock).await?;

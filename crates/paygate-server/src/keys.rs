@@ -35,6 +35,12 @@ pub enum IssueError {
     Crypto(#[from] crate::crypto::CryptoError),
 }
 
+impl From<IssueError> for crate::http::ApiError {
+    fn from(err: IssueError) -> Self {
+        crate::http::ApiError::internal(err)
+    }
+}
+
 /// What a new key may do and from where.
 #[derive(Debug, Clone)]
 pub struct KeySpec {

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod keys;
 pub mod merchants;
 pub mod openapi;
+pub mod outbox;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

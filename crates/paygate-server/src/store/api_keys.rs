@@ -117,7 +117,15 @@ impl Store {
     }
 }
 
-pub(crate) async fn insert_key(conn: &mut sqlx::AnyConnection, key: &NewKey) -> StoreResult<()> {
+/// The key with `id`, read through the caller's connection or transaction.
+pub async fn key_by_id_in(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<Option<KeyRecord>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k JOIN merchants m ON m.id = k.merchant_id WHERE k.id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(key_from_row).transpose()
+}
+
+/// Inserts a key row inside the caller's transaction.
+pub async fn insert_key(conn: &mut sqlx::AnyConnection, key: &NewKey) -> StoreResult<()> {
     let scopes = serde_json::to_string(&key.scopes).map_err(|_| corrupt("scopes"))?;
     let allowed_ips = serde_json::to_string(&key.allowed_ips).map_err(|_| corrupt("allowed_ips"))?;
     sqlx::query(

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod cli;
 mod credentials;
 mod errors;

@@ -1,0 +1,277 @@
+//! The audit log: append-only, hash-chained rows for every authentication
+//! decision and every change to keys, secrets, policy and payouts.
+//!
+//! Each row's hash is SHA-256 over its content and the previous row's hash;
+//! the chain's end is kept in `audit_head`. [`verify`] walks the chain and
+//! names the first row that was edited, removed or reordered.
+
+use paygate_proto::{Environment, MerchantId};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row as _};
+
+use crate::ids;
+use crate::store::{Store, StoreError, StoreResult};
+
+const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One audit record. Never put a key, secret or token in it: `actor` is a
+/// masked key prefix, an email or `operator`.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub merchant_id: Option<MerchantId>,
+    pub env: Option<Environment>,
+    pub action: String,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub details: Value,
+}
+
+impl AuditEntry {
+    pub fn new(action: impl Into<String>, outcome: Outcome) -> Self {
+        Self {
+            merchant_id: None,
+            env: None,
+            action: action.into(),
+            outcome,
+            reason: None,
+            actor: None,
+            ip: None,
+            details: json!({}),
+        }
+    }
+
+    pub fn merchant(mut self, merchant: &MerchantId, env: Environment) -> Self {
+        self.merchant_id = Some(merchant.clone());
+        self.env = Some(env);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    pub fn ip(mut self, ip: impl ToString) -> Self {
+        self.ip = Some(ip.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// The fields a row's hash covers, in a fixed, unambiguous encoding.
+struct RowContent<'a> {
+    seq: i64,
+    id: &'a str,
+    merchant_id: Option<&'a str>,
+    env: Option<&'a str>,
+    action: &'a str,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    actor: Option<&'a str>,
+    ip: Option<&'a str>,
+    details: &'a str,
+    created_at: i64,
+    prev_hash: &'a str,
+}
+
+impl RowContent<'_> {
+    fn hash(&self) -> String {
+        let encoded = json!([
+            self.seq,
+            self.id,
+            self.merchant_id,
+            self.env,
+            self.action,
+            self.outcome,
+            self.reason,
+            self.actor,
+            self.ip,
+            self.details,
+            self.created_at,
+            self.prev_hash
+        ]);
+        hex::encode(Sha256::digest(encoded.to_string().as_bytes()))
+    }
+}
+
+/// Appends `entry` inside the caller's transaction.
+pub async fn record(conn: &mut AnyConnection, entry: &AuditEntry, now: i64) -> StoreResult<()> {
+    // Advancing the head first takes its row lock, so chain writers queue.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let id = ids::new_id("aud");
+    let details = entry.details.to_string();
+    let merchant = entry.merchant_id.as_ref().map(MerchantId::as_str);
+    let env = entry.env.map(Environment::as_str);
+    let content = RowContent {
+        seq,
+        id: &id,
+        merchant_id: merchant,
+        env,
+        action: &entry.action,
+        outcome: entry.outcome.as_str(),
+        reason: entry.reason.as_deref(),
+        actor: entry.actor.as_deref(),
+        ip: entry.ip.as_deref(),
+        details: &details,
+        created_at: now,
+        prev_hash: &prev_hash,
+    };
+    let hash = content.hash();
+    sqlx::query(
+        "INSERT INTO audit_events (seq, id, merchant_id, env, action, outcome, reason, actor, ip, details, created_at, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(seq)
+    .bind(&id)
+    .bind(merchant)
+    .bind(env)
+    .bind(&entry.action)
+    .bind(entry.outcome.as_str())
+    .bind(entry.reason.as_deref())
+    .bind(entry.actor.as_deref())
+    .bind(entry.ip.as_deref())
+    .bind(&details)
+    .bind(now)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends `entry` in a transaction of its own.
+pub async fn record_alone(store: &Store, entry: &AuditEntry, now: i64) -> StoreResult<()> {
+    let mut tx = store.begin_write().await?;
+    record(tx.conn(), entry, now).await?;
+    tx.commit().await
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Intact {
+        rows: u64,
+    },
+    /// The first row (by sequence number) that does not fit the chain.
+    Broken {
+        seq: i64,
+        problem: String,
+    },
+}
+
+/// Walks the whole chain, oldest first.
+pub async fn verify(store: &Store) -> StoreResult<Verdict> {
+    let rows = sqlx::query(
+        "SELECT seq, id, merchant_id, env, action, outcome, reason, actor, ip, details, created_at, prev_hash, hash \
+         FROM audit_events ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut expected_seq: Option<i64> = None;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for row in &rows {
+        let seq: i64 = row.try_get("seq")?;
+        let stored_prev: String = row.try_get("prev_hash")?;
+        let stored_hash: String = row.try_get("hash")?;
+        if let Some(expected) = expected_seq {
+            if seq != expected {
+                return Ok(Verdict::Broken {
+                    seq: expected,
+                    problem: "row is missing".to_owned(),
+                });
+            }
+        } else if seq != 1 {
+            return Ok(Verdict::Broken {
+                seq: 1,
+                problem: "the first rows are missing".to_owned(),
+            });
+        }
+        if stored_prev != prev_hash {
+            return Ok(Verdict::Broken {
+                seq,
+                problem: "does not follow the previous row".to_owned(),
+            });
+        }
+        let id: String = row.try_get("id")?;
+        let merchant: Option<String> = row.try_get("merchant_id")?;
+        let env: Option<String> = row.try_get("env")?;
+        let action: String = row.try_get("action")?;
+        let outcome: String = row.try_get("outcome")?;
+        let reason: Option<String> = row.try_get("reason")?;
+        let actor: Option<String> = row.try_get("actor")?;
+        let ip: Option<String> = row.try_get("ip")?;
+        let details: String = row.try_get("details")?;
+        let content = RowContent {
+            seq,
+            id: &id,
+            merchant_id: merchant.as_deref(),
+            env: env.as_deref(),
+            action: &action,
+            outcome: &outcome,
+            reason: reason.as_deref(),
+            actor: actor.as_deref(),
+            ip: ip.as_deref(),
+            details: &details,
+            created_at: row.try_get("created_at")?,
+            prev_hash: &stored_prev,
+        };
+        if content.hash() != stored_hash {
+            return Ok(Verdict::Broken {
+                seq,
+                problem: "content was altered".to_owned(),
+            });
+        }
+        prev_hash = stored_hash;
+        expected_seq = Some(seq + 1);
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+    let last_seq = expected_seq.map_or(0, |next| next - 1);
+    if head_seq != last_seq || head_hash != prev_hash {
+        return Ok(Verdict::Broken {
+            seq: last_seq + 1,
+            problem: "rows after this point were removed".to_owned(),
+        });
+    }
+    u64::try_from(rows.len())
+        .map(|rows| Verdict::Intact { rows })
+        .map_err(|_| StoreError::Corrupt("row count".to_owned()))
+}
