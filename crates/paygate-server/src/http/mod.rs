@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod error;
 pub mod json;
+pub mod list;
 pub mod listener;
 pub mod response;
 pub mod tls;

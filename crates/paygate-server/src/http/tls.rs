@@ -126,6 +126,8 @@ fn ensure_local_certificate(dir: &Path) -> Result<bool, TlsError> {
         SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
     ];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    // Strict verifiers (urllib3, OpenSSL -x509_strict) require the AKI.
+    leaf_params.use_authority_key_identifier_extension = true;
     leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf_params.not_before = now - time::Duration::days(1);
     leaf_params.not_after = now + time::Duration::days(397);

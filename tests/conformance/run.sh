@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Conformance suite: Python tests that use third-party libraries as real
+# clients of a real `paygate serve`. Installs its own virtualenv (once, and
+# again only when requirements.txt changes) outside the clone.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+venv="${PAYGATE_VENV:-$HOME/.cache/paygate-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+stamp="$venv/.paygate-requirements"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+  echo "$want" > "$stamp"
+fi
+
+(cd "$root" && cargo build --quiet -p paygate-server --bin paygate)
+target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+export PAYGATE_BIN="$target_dir/debug/paygate"
+
+cd "$here"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
