@@ -146,13 +146,7 @@ impl ApiKey {
 
     /// Checks the prefix, length, alphabet and checksum. No lookup.
     pub fn parse(value: &str) -> Result<Self, CredentialError> {
-        let (environment, body) = if let Some(body) = value.strip_prefix("sk_test_") {
-            (Environment::Test, body)
-        } else if let Some(body) = value.strip_prefix("sk_live_") {
-            (Environment::Live, body)
-        } else {
-            return Err(CredentialError::Malformed);
-        };
+        let (environment, body) = split_environment(value, "sk")?;
         if body.len() != KEY_RANDOM_LEN + KEY_CHECKSUM_LEN || !body.bytes().all(is_base62) {
             return Err(CredentialError::Malformed);
         }
@@ -206,6 +200,22 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Splits `{kind}_test_…` / `{kind}_live_…` into the environment and the rest.
+fn split_environment<'a>(value: &'a str, kind: &str) -> Result<(Environment, &'a str), CredentialError> {
+    let rest = value
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or(CredentialError::Malformed)?;
+    [Environment::Test, Environment::Live]
+        .into_iter()
+        .find_map(|env| {
+            rest.strip_prefix(env.as_str())
+                .and_then(|r| r.strip_prefix('_'))
+                .map(|body| (env, body))
+        })
+        .ok_or(CredentialError::Malformed)
+}
+
 fn is_base62(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
@@ -230,13 +240,7 @@ pub struct ApiSecret {
 
 impl ApiSecret {
     pub fn parse(value: &str) -> Result<Self, CredentialError> {
-        let (environment, body) = if let Some(body) = value.strip_prefix("sec_test_") {
-            (Environment::Test, body)
-        } else if let Some(body) = value.strip_prefix("sec_live_") {
-            (Environment::Live, body)
-        } else {
-            return Err(CredentialError::Malformed);
-        };
+        let (environment, body) = split_environment(value, "sec")?;
         let decoded = URL_SAFE_NO_PAD.decode(body).map_err(|_| CredentialError::Malformed)?;
         if body.len() != SECRET_ENCODED_LEN || decoded.len() != SECRET_BYTES {
             return Err(CredentialError::Malformed);
