@@ -12,7 +12,7 @@ else
 fi
 cargo test --workspace --doc --quiet
 
-for suite in tests/*/run.sh; do
+for suite in tests/*/run.sh sdk/*/run.sh; do
   [ -e "$suite" ] || continue
   echo "== $suite"
   bash "$suite"
