@@ -110,8 +110,18 @@ mod shared_vectors {
         let file: File = serde_json::from_str(text).unwrap();
         assert!(file.vectors.len() >= 4);
         for v in &file.vectors {
-            assert_eq!(sign_request(&v.secret, &v.method, &v.path, v.body.as_bytes(), &v.timestamp), v.signature);
-            assert!(verify_request(&v.secret, &v.method, &v.path, v.body.as_bytes(), &v.timestamp, &v.signature));
+            assert_eq!(
+                sign_request(&v.secret, &v.method, &v.path, v.body.as_bytes(), &v.timestamp),
+                v.signature
+            );
+            assert!(verify_request(
+                &v.secret,
+                &v.method,
+                &v.path,
+                v.body.as_bytes(),
+                &v.timestamp,
+                &v.signature
+            ));
         }
     }
 }
