@@ -101,7 +101,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let app = router(state.clone());
-    let task = tokio::spawn(listener::serve(listener, tls_config, app, shutdown_rx));
+    let listener_state = state.clone();
+    let task = tokio::spawn(async move {
+        listener::serve(listener, tls_config, app, listener_state.config(), shutdown_rx).await;
+    });
     tracing::info!(listen = %local_addr, "listening");
     Ok(Running {
         local_addr,

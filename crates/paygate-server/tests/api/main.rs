@@ -9,4 +9,5 @@ mod cli;
 mod credentials;
 mod errors;
 mod keys;
+mod slow_clients;
 mod transport;
