@@ -291,6 +291,28 @@ pub fn contains_server_credential(text: &str) -> bool {
         .any(|prefix| text.contains(prefix))
 }
 
+/// A bearer token for browsers and sockets: `prefix` + 43 base64url
+/// characters (32 random bytes), e.g. `wst_…` or `cst_…`. Stored as a hash.
+pub fn generate_opaque_token(prefix: &str, rng: &mut (impl RngCore + CryptoRng)) -> SecretString {
+    let mut bytes = [0u8; SECRET_BYTES];
+    rng.fill_bytes(&mut bytes);
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    zeroize::Zeroize::zeroize(&mut bytes);
+    SecretString::from(token)
+}
+
+/// Whether `value` has the shape of an opaque token with `prefix`.
+pub fn is_opaque_token(value: &str, prefix: &str) -> bool {
+    value.strip_prefix(prefix).is_some_and(|body| {
+        body.len() == SECRET_ENCODED_LEN && URL_SAFE_NO_PAD.decode(body).is_ok_and(|b| b.len() == SECRET_BYTES)
+    })
+}
+
+/// The hex SHA-256 under which an opaque token is stored.
+pub fn token_hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, health, openapi};
+use crate::{api_keys, auth, balance, docs, health, openapi, realtime};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -29,6 +29,7 @@ struct Inner {
     store: Store,
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
+    realtime: crate::realtime::RealtimeHub,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
             store,
             master_key,
             clock,
+            realtime: Default::default(),
         }))
     }
 
@@ -53,6 +55,11 @@ impl AppState {
         &self.0.master_key
     }
 
+    /// This instance's realtime sockets.
+    pub fn realtime(&self) -> &crate::realtime::RealtimeHub {
+        &self.0.realtime
+    }
+
     /// Now, as Unix seconds, from the configured clock.
     pub fn now(&self) -> i64 {
         self.0.clock.unix()
@@ -64,13 +71,15 @@ pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
         .route("/v1/api-keys", post(api_keys::create))
+        .route("/v1/realtime/tokens", post(realtime::create_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/docs/errors", get(docs::errors))
-        .route("/v1/openapi.json", get(openapi::document));
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/realtime", get(realtime::connect));
 
     Router::new()
         .merge(open)

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod merchants;
 pub mod openapi;
 pub mod outbox;
+pub mod realtime;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -101,6 +101,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let app = router(state.clone());
+    tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));
     let listener_state = state.clone();
     let task = tokio::spawn(async move {
         listener::serve(listener, tls_config, app, listener_state.config(), shutdown_rx).await;

@@ -9,5 +9,6 @@ mod cli;
 mod credentials;
 mod errors;
 mod keys;
+mod realtime;
 mod slow_clients;
 mod transport;

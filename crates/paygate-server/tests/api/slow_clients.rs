@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::support::spawn_with;
+use crate::support::{spawn_with, tls_connect};
 
 async fn connect_from(local: &str, server: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
@@ -168,23 +168,6 @@ async fn silent_trickling_and_idle_connections_are_closed() {
         started.elapsed() >= Duration::from_secs(1),
         "kept alive for a while first"
     );
-}
-
-async fn tls_connect(ca_pem: &[u8], server: SocketAddr) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
-        roots.add(cert.expect("pem")).expect("root");
-    }
-    let config =
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = TcpStream::connect(server).await.expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    connector.connect(name, tcp).await.expect("tls")
 }
 
 #[tokio::test]
