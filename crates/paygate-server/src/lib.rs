@@ -17,6 +17,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod merchants;
+pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod realtime;

@@ -9,6 +9,7 @@ mod cli;
 mod credentials;
 mod errors;
 mod keys;
+mod metrics;
 mod realtime;
 mod slow_clients;
 mod transport;

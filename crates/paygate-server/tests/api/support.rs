@@ -33,6 +33,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().join("data"),
         database_url: fresh_database_url().await,
         ..Config::default()
@@ -194,6 +195,7 @@ impl ServeProcess {
             .arg(data_dir.path())
             .args(["--json", "serve"])
             .env("PAYGATE_LISTEN", "127.0.0.1:0")
+            .env("PAYGATE_ADMIN_LISTEN", "127.0.0.1:0")
             .env("PAYGATE_DATABASE_URL", fresh_database_url_blocking())
             .env_remove("PAYGATE_MASTER_KEY")
             .stdout(Stdio::piped())
