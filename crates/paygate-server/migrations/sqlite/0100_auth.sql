@@ -5,13 +5,14 @@
 -- master key; the newest is current, the one before it still verifies.
 CREATE TABLE jwt_signing_keys (
     kid             TEXT PRIMARY KEY,
+    -- 1, 2, 3...: the highest is current (time alone can tie).
+    generation      INTEGER NOT NULL UNIQUE,
     public_key      BLOB NOT NULL,
     secret_key_id   TEXT NOT NULL,
     secret_sealed   BLOB NOT NULL,
     created_at      INTEGER NOT NULL,
     retired_at      INTEGER
 );
-CREATE INDEX jwt_signing_keys_by_age ON jwt_signing_keys (created_at);
 
 -- One session per token exchange. The token itself is never stored.
 CREATE TABLE auth_sessions (

@@ -217,7 +217,7 @@ pub async fn add_signing_key(store: &Store, master_key: &MasterKey, now: i64) ->
     // Keys older than the published ones sign nothing and verify nothing.
     sqlx::query(
         "UPDATE jwt_signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid NOT IN \
-         (SELECT kid FROM jwt_signing_keys ORDER BY created_at DESC, kid DESC LIMIT 2)",
+         (SELECT kid FROM jwt_signing_keys ORDER BY generation DESC LIMIT 2)",
     )
     .bind(now)
     .execute(tx.conn())

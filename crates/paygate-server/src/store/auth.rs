@@ -172,7 +172,8 @@ pub async fn upsert_policy(
 
 pub async fn insert_signing_key(conn: &mut AnyConnection, key: &SigningKeyRow) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO jwt_signing_keys (kid, public_key, secret_key_id, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO jwt_signing_keys (kid, generation, public_key, secret_key_id, secret_sealed, created_at) \
+         SELECT $1, COALESCE(MAX(generation), 0) + 1, $2, $3, $4, $5 FROM jwt_signing_keys",
     )
     .bind(&key.kid)
     .bind(&key.public_key)
@@ -238,7 +239,7 @@ impl Store {
     pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
         let rows = sqlx::query(
             "SELECT kid, public_key, secret_key_id, secret_sealed, created_at FROM jwt_signing_keys \
-             WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC",
+             WHERE retired_at IS NULL ORDER BY generation DESC",
         )
         .fetch_all(&self.pool)
         .await?;

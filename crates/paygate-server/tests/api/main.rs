@@ -2,11 +2,15 @@
 //! data directory, called over HTTPS through the SDK or a plain HTTPS client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth_helpers;
 mod support;
 
 mod audit;
 mod cli;
 mod credentials;
 mod errors;
+mod key_lifecycle;
 mod keys;
+mod signatures;
+mod tokens;
 mod transport;
