@@ -52,6 +52,15 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Make a new Ed25519 key current for signing access tokens.
+    RotateSigningKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,13 +252,31 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
             let state = serve::open_state(config, master_key_from_env(), clock).await?;
-            if !state.store().revoke_key(&id, state.now()).await? {
+            let actor = crate::api_keys::Actor {
+                label: "operator".to_owned(),
+                ip: None,
+            };
+            if crate::api_keys::revoke_key(&state, &id, None, &actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot revoke the key: {:?}", e.code()))?
+                .is_none()
+            {
                 anyhow::bail!("no active key with id {id}");
             }
             print(
                 global.json,
                 json!({ "id": id, "revoked": true }),
                 &format!("Revoked {id}."),
+            );
+            Ok(())
+        }
+        Command::Auth(AuthCommand::RotateSigningKey) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let kid = crate::auth::tokens::add_signing_key(state.store(), state.master_key(), state.now()).await?;
+            print(
+                global.json,
+                json!({ "kid": kid }),
+                &format!("New token signing key {kid}; the previous key keeps verifying until the next rotation."),
             );
             Ok(())
         }

@@ -49,6 +49,8 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        // Authentication decisions are audited in batches: write the last one.
+        self.state.auth().decisions().flush().await;
     }
 
     /// Runs until SIGINT or SIGTERM.

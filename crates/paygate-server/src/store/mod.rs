@@ -3,6 +3,7 @@
 //! `$N` placeholders that both backends understand.
 
 mod api_keys;
+pub mod auth;
 mod ledger;
 mod merchants;
 
