@@ -9,7 +9,7 @@ use ring::signature::Ed25519KeyPair;
 use serde_json::{json, Value};
 
 use crate::auth_helpers::{create_key, exchange, problem};
-use crate::support::{paygate, spawn_app, spawn_with, TestApp};
+use crate::support::{spawn_app, spawn_with, TestApp};
 
 async fn call_with_token(app: &TestApp, token: &str, session: Option<&str>) -> reqwest::Response {
     let mut request = app
