@@ -11,6 +11,7 @@ mod credentials;
 mod errors;
 mod key_lifecycle;
 mod keys;
+mod rate_limits;
 mod signatures;
 mod tokens;
 mod transport;
