@@ -9,6 +9,7 @@ pub mod auth;
 pub mod credentials;
 pub mod error;
 pub mod headers;
+pub mod realtime;
 pub mod scopes;
 pub mod signing;
 pub mod types;

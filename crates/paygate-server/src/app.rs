@@ -2,6 +2,7 @@
 //! transport, authentication and resources together.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -10,6 +11,7 @@ use axum::Router;
 use paygate_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -17,7 +19,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, audit_events, auth, balance, docs, health, openapi, security_policy, sessions};
+use crate::{api_keys, audit_events, auth, balance, docs, health, openapi, realtime, security_policy, sessions};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -28,6 +30,7 @@ struct Inner {
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
     auth: crate::auth::AuthServices,
+    realtime: crate::realtime::RealtimeHub,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
             master_key,
             clock,
             auth,
+            realtime: Default::default(),
         }))
     }
 
@@ -52,6 +56,11 @@ impl AppState {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.0.master_key
+    }
+
+    /// This instance's realtime sockets.
+    pub fn realtime(&self) -> &crate::realtime::RealtimeHub {
+        &self.0.realtime
     }
 
     /// Now, as Unix seconds, from the configured clock.
@@ -84,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             get(security_policy::get).put(security_policy::put),
         )
         .route("/v1/audit-events", get(audit_events::list))
+        .route("/v1/realtime/tokens", post(realtime::create_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()
@@ -91,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/docs/errors", get(docs::errors))
         .route("/.well-known/jwks.json", get(auth::tokens::jwks))
-        .route("/v1/openapi.json", get(openapi::document));
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/realtime", get(realtime::connect));
 
     Router::new()
         .merge(open)
@@ -99,6 +110,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config().connections.body_timeout_secs,
+        )))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))

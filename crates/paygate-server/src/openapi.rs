@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         crate::security_policy::get,
         crate::security_policy::put,
         crate::audit_events::list,
+        crate::realtime::create_token,
         crate::health::healthz,
         crate::health::readyz
     ),

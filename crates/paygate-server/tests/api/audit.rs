@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{paygate, spawn_app, TestApp};
+use crate::support::{spawn_app, TestApp};
 
 async fn create_keys(app: &TestApp, n: usize) {
     for i in 0..n {
@@ -23,10 +23,7 @@ async fn create_keys(app: &TestApp, n: usize) {
 }
 
 async fn verify(app: &TestApp) -> (bool, Value) {
-    let data_dir = app.data_dir.clone();
-    let output = tokio::task::spawn_blocking(move || paygate(&data_dir, &["--json", "audit", "verify"], &[]))
-        .await
-        .expect("join");
+    let output = tokio::task::block_in_place(|| app.cli(&["--json", "audit", "verify"]));
     let report: Value = serde_json::from_slice(&output.stdout).expect("json report");
     (output.status.success(), report)
 }
@@ -62,7 +59,7 @@ async fn key_creation_is_audited_and_emits_its_event() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_passes_on_a_clean_chain_and_names_an_edited_row() {
     let app = spawn_app().await;
     create_keys(&app, 4).await;
@@ -81,7 +78,7 @@ async fn verify_passes_on_a_clean_chain_and_names_an_edited_row() {
     assert_eq!(report["seq"], 3, "{report}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_finds_removed_and_reordered_rows() {
     let app = spawn_app().await;
     create_keys(&app, 5).await;
@@ -123,4 +120,68 @@ async fn verify_finds_removed_and_reordered_rows() {
         .expect("truncate");
     let (ok, report) = verify(&app).await;
     assert!(!ok, "removing the newest row is found too: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_keeps_verification_passing_and_later_edits_are_still_found() {
+    let app = spawn_app().await;
+    create_keys(&app, 4).await;
+    // Everything so far is older than one second from now.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let cutoff = (app.running.state.now()).to_string();
+    let pruned = tokio::task::block_in_place(|| app.cli(&["--json", "audit", "prune", "--before", &cutoff]));
+    assert!(pruned.status.success(), "{}", String::from_utf8_lossy(&pruned.stderr));
+    let report: Value = serde_json::from_slice(&pruned.stdout).expect("json");
+    // Four key creations and the four authentication decisions before them.
+    assert_eq!(report["pruned"], 8);
+
+    create_keys(&app, 2).await;
+    let (ok, report) = verify(&app).await;
+    assert!(ok, "verification passes over what remains: {report}");
+    assert_eq!(
+        report["rows"], 5,
+        "the pruning row and two new rows, each with its authentication"
+    );
+
+    let db = app.raw_db().await;
+    let first: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events")
+        .fetch_one(&db)
+        .await
+        .expect("min");
+    assert_eq!(first, 9, "rows 1 to 8 are gone");
+    let action: String = sqlx::query_scalar("SELECT action FROM audit_events WHERE seq = 9")
+        .fetch_one(&db)
+        .await
+        .expect("row");
+    assert_eq!(action, "audit.pruned");
+    sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE seq = 10")
+        .execute(&db)
+        .await
+        .expect("edit");
+    let (ok, report) = verify(&app).await;
+    assert!(!ok);
+    assert_eq!(report["seq"], 10, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_json_lines_for_a_siem() {
+    let app = spawn_app().await;
+    create_keys(&app, 3).await;
+    let output = tokio::task::block_in_place(|| app.cli(&["audit", "export", "--since", "1970-01-01T00:00:00Z"]));
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("utf8");
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    // Three key creations, each after its authentication decision.
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0]["seq"], 1);
+    assert_eq!(rows.iter().filter(|r| r["action"] == "api_key.created").count(), 3);
+    assert_eq!(rows.iter().filter(|r| r["action"] == "authentication").count(), 3);
+    assert!(rows[1]["hash"].as_str().is_some_and(|h| h.len() == 64));
+    assert_eq!(rows[1]["prev_hash"], rows[0]["hash"]);
+    assert!(!text.contains(&app.key) && !text.contains(&app.secret));
+    let future = tokio::task::block_in_place(|| app.cli(&["audit", "export", "--since", "2999-01-01T00:00:00Z"]));
+    assert!(future.status.success() && future.stdout.is_empty());
 }
