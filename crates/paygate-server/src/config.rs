@@ -140,6 +140,10 @@ impl Limit {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
+    /// `false` turns off the per-IP and per-merchant request limits (behind
+    /// an upstream limiter, or to measure their cost); token issuing stays
+    /// limited.
+    pub enabled: bool,
     pub auth: Limit,
     pub financial: Limit,
     pub wallet: Limit,
@@ -163,6 +167,7 @@ impl Default for RateLimits {
             merchant: Limit::new(100, 60),
             token_minute: Limit::new(10, 60),
             token_hour: Limit::new(100, 3600),
+            enabled: true,
         }
     }
 }

@@ -119,11 +119,14 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
 fn request_limits(state: &AppState, parts: &Parts, caller: &Caller) -> Vec<Check> {
     let limits = &state.config().rate_limits;
     let scope = format!("{}:{}", caller.merchant_id, caller.env);
-    let mut checks = vec![Check {
-        name: "merchant",
-        key: format!("merchant:{scope}"),
-        limit: limits.merchant,
-    }];
+    let mut checks = Vec::new();
+    if limits.enabled {
+        checks.push(Check {
+            name: "merchant",
+            key: format!("merchant:{scope}"),
+            limit: limits.merchant,
+        });
+    }
     if parts.method == http::Method::POST && parts.uri.path() == TOKEN_EXCHANGE_PATH {
         checks.push(Check {
             name: "token_minute",
