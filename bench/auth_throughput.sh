@@ -33,7 +33,7 @@ trap cleanup EXIT
 # start NAME [ENV=VALUE...]: a server whose banner lands in $work/NAME.json.
 start() {
   local name="$1"; shift
-  env -u PAYGATE_MASTER_KEY PAYGATE_LISTEN=127.0.0.1:0 "$@" \
+  env -u PAYGATE_MASTER_KEY PAYGATE_LISTEN=127.0.0.1:0 PAYGATE_ADMIN_LISTEN=127.0.0.1:0 "$@" \
     "$bin" --json --data-dir "$work/$name" serve >"$work/$name.json" 2>/dev/null &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$work/$name.json" ] && break; sleep 0.1; done

@@ -175,7 +175,8 @@ pub async fn record(conn: &mut AnyConnection, entry: &AuditEntry, now: i64) -> S
 /// Appends many entries inside the caller's transaction: the same rows as
 /// [`record`] one by one, with one head update and multi-row inserts.
 pub async fn record_batch(conn: &mut AnyConnection, entries: &[(&AuditEntry, i64)]) -> StoreResult<()> {
-    const ROWS_PER_INSERT: usize = 200;
+    // sqlx binds `$N` by name, a linear search per parameter: keep statements small.
+    const ROWS_PER_INSERT: usize = 16;
     let count = i64::try_from(entries.len()).map_err(|_| StoreError::Corrupt("batch size".to_owned()))?;
     if count == 0 {
         return Ok(());
