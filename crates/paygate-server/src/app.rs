@@ -29,8 +29,8 @@ struct Inner {
     store: Store,
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
-    auth: crate::auth::AuthServices,
     realtime: crate::realtime::RealtimeHub,
+    auth: crate::auth::AuthServices,
 }
 
 impl AppState {
@@ -41,8 +41,8 @@ impl AppState {
             store,
             master_key,
             clock,
-            auth,
             realtime: Default::default(),
+            auth,
         }))
     }
 
@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(open)
         .merge(merchant_api)
+        .merge(crate::dashboard::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::balance::get_balance,
         crate::api_keys::create,
+        crate::realtime::create_token,
         crate::api_keys::list,
         crate::api_keys::roll,
         crate::api_keys::revoke,
@@ -19,7 +20,6 @@ use utoipa::{Modify, OpenApi};
         crate::security_policy::get,
         crate::security_policy::put,
         crate::audit_events::list,
-        crate::realtime::create_token,
         crate::health::healthz,
         crate::health::readyz
     ),

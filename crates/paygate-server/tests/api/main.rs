@@ -8,6 +8,7 @@ mod support;
 mod audit;
 mod cli;
 mod credentials;
+mod dashboard;
 mod errors;
 mod key_lifecycle;
 mod keys;

@@ -9,7 +9,7 @@ use ring::signature::Ed25519KeyPair;
 use serde_json::{json, Value};
 
 use crate::auth_helpers::{create_key, exchange, problem};
-use crate::support::{paygate, spawn_app, spawn_with, TestApp};
+use crate::support::{spawn_app, spawn_with, TestApp};
 
 async fn call_with_token(app: &TestApp, token: &str, session: Option<&str>) -> reqwest::Response {
     let mut request = app
@@ -219,7 +219,7 @@ async fn token_exchange_needs_the_key_and_the_merchant_id() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn ending_a_session_or_revoking_its_key_refuses_its_token_at_once() {
     let app = spawn_app().await;
     let (token, session) = exchange(&app, &app.http(), &app.base_url, &app.key).await;
@@ -257,10 +257,7 @@ async fn ending_a_session_or_revoking_its_key_refuses_its_token_at_once() {
         .fetch_one(&db)
         .await
         .unwrap();
-    let data_dir = app.data_dir.clone();
-    let output = tokio::task::spawn_blocking(move || paygate(&data_dir, &["--json", "keys", "revoke", &id], &[]))
-        .await
-        .unwrap();
+    let output = tokio::task::block_in_place(|| app.cli(&["--json", "keys", "revoke", &id]));
     assert!(output.status.success());
     let (_, code, _) = problem(call_with_token(&app, &other_token, Some(&other_session)).await).await;
     assert_eq!(code, "session_revoked");
@@ -335,7 +332,7 @@ async fn token_issuing_is_limited_per_merchant_and_environment() {
     assert_eq!(app.sdk().balance().await.map(|_| ()).ok(), Some(()));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_signing_key_keeps_earlier_tokens_valid_and_signs_new_ones() {
     let app = spawn_app().await;
     let (token, session) = exchange(&app, &app.http(), &app.base_url, &app.key).await;
@@ -344,11 +341,7 @@ async fn a_rotated_signing_key_keeps_earlier_tokens_valid_and_signs_new_ones() {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
         header["kid"].as_str().unwrap().to_owned()
     };
-    let data_dir = app.data_dir.clone();
-    let output =
-        tokio::task::spawn_blocking(move || paygate(&data_dir, &["--json", "auth", "rotate-signing-key"], &[]))
-            .await
-            .unwrap();
+    let output = tokio::task::block_in_place(|| app.cli(&["--json", "auth", "rotate-signing-key"]));
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let rotated: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(call_with_token(&app, &token, Some(&session)).await.status(), 200);
