@@ -47,6 +47,16 @@ impl LimitContext {
     }
 }
 
+/// A limiter that cannot decide (Redis unreachable) refuses: `503`, with the
+/// cause in the log. Failing open would drop every limit at once.
+fn unavailable(err: &super::LimitError) -> Response {
+    ApiError {
+        cause: Some(err.to_string()),
+        ..ApiError::new(ErrorCode::ServiceUnavailable)
+    }
+    .into_response()
+}
+
 /// The refusal: `429 rate_limited` with `Retry-After` and both header forms.
 pub fn refusal(decision: &Decision) -> Response {
     let mut response = ApiError::new(ErrorCode::RateLimited)
@@ -66,7 +76,7 @@ pub async fn apply_more(state: &AppState, context: Option<&LimitContext>, checks
     let limiter = state.auth().limiter();
     let decision = match limiter.acquire(checks, state.now_millis()).await {
         Ok(decision) => decision,
-        Err(err) => return Err(ApiError::internal(err).into_response()),
+        Err(err) => return Err(unavailable(&err)),
     };
     if let Some(context) = context {
         context.add(&decision);
@@ -100,7 +110,7 @@ pub async fn per_ip(State(state): State<AppState>, mut req: Request, next: Next)
     }];
     let decision = match state.auth().limiter().acquire(&checks, state.now_millis()).await {
         Ok(decision) => decision,
-        Err(err) => return ApiError::internal(err).into_response(),
+        Err(err) => return unavailable(&err),
     };
     if !decision.allowed {
         return refusal(&decision);

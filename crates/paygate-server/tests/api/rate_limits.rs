@@ -294,3 +294,17 @@ async fn two_instances_sharing_one_redis_admit_n_in_total() {
     assert!(guard.first_use("shared-signature", now + 60, now).await.unwrap());
     assert!(!other.first_use("shared-signature", now + 60, now).await.unwrap());
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_refuses_rather_than_dropping_every_limit() {
+    // Nothing listens on port 1: the limiter cannot decide.
+    let app = spawn_with(|c| c.redis_url = "redis://127.0.0.1:1".to_owned()).await;
+    let client = client_from(&app, "127.0.0.1");
+    let response = balance(&app, &client, &app.key).await;
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "service_unavailable");
+    // What is never limited still answers.
+    let health = client.get(format!("{}/healthz", base(&app))).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
