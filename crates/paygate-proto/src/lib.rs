@@ -8,6 +8,8 @@
 pub mod credentials;
 pub mod error;
 pub mod headers;
+pub mod money;
+pub mod payments;
 pub mod scopes;
 pub mod signing;
 pub mod types;

@@ -17,7 +17,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, health, openapi};
+use crate::{api_keys, auth, balance, docs, events, health, openapi, payments, wallets, withdrawals};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -27,6 +27,7 @@ struct Inner {
     store: Store,
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
+    idempotency_claims: crate::idempotency::Claims,
 }
 
 impl AppState {
@@ -36,6 +37,7 @@ impl AppState {
             store,
             master_key,
             clock,
+            idempotency_claims: crate::idempotency::Claims::default(),
         }))
     }
 
@@ -51,6 +53,11 @@ impl AppState {
         &self.0.master_key
     }
 
+    /// Idempotency keys whose first request is running in this process.
+    pub fn idempotency_claims(&self) -> &crate::idempotency::Claims {
+        &self.0.idempotency_claims
+    }
+
     /// Now, as Unix seconds, from the configured clock.
     pub fn now(&self) -> i64 {
         self.0.clock.unix()
@@ -62,6 +69,21 @@ pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
         .route("/v1/api-keys", post(api_keys::create))
+        .route("/v1/payments", post(payments::create).get(payments::list))
+        .route("/v1/payments/{id}", get(payments::get))
+        .route("/v1/payments/{id}/cancel", post(payments::cancel))
+        .route("/v1/wallet/config", post(wallets::configure))
+        .route("/v1/wallet/generate", post(wallets::generate))
+        .route("/v1/test/deposits", post(wallets::test_deposit))
+        .route(
+            "/v1/withdrawal-requests",
+            post(withdrawals::create).get(withdrawals::list),
+        )
+        .route("/v1/withdrawal-requests/{id}", get(withdrawals::get))
+        .route("/v1/withdrawal-requests/{id}/approve", post(withdrawals::approve))
+        .route("/v1/withdrawal-requests/{id}/reject", post(withdrawals::reject))
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/{id}", get(events::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()

@@ -8,7 +8,11 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Paygate API", version = "1", description = "The merchant API of Paygate, a self-hostable payment gateway."),
-    paths(crate::balance::get_balance, crate::api_keys::create, crate::health::healthz, crate::health::readyz),
+    paths(crate::balance::get_balance, crate::api_keys::create, crate::health::healthz, crate::health::readyz,
+        crate::payments::create, crate::payments::get, crate::payments::list, crate::payments::cancel,
+        crate::wallets::configure, crate::wallets::generate, crate::wallets::test_deposit,
+        crate::withdrawals::create, crate::withdrawals::get, crate::withdrawals::list,
+        crate::withdrawals::approve, crate::withdrawals::reject, crate::events::list, crate::events::get),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
     modifiers(&SecuritySchemes)
 )]

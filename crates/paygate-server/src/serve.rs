@@ -101,6 +101,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let app = router(state.clone());
+    tokio::spawn(crate::maintenance::run(state.clone(), shutdown_rx.clone()));
     let task = tokio::spawn(listener::serve(listener, tls_config, app, shutdown_rx));
     tracing::info!(listen = %local_addr, "listening");
     Ok(Running {
