@@ -90,17 +90,31 @@ pub async fn post(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        sqlx::query(
-            "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (merchant_id, env, account, currency) DO UPDATE SET amount = ledger_balances.amount + excluded.amount",
+        // Update first: an upsert would check the inserted row's CHECK
+        // (no negative merchant balance) against the delta, not the sum.
+        let updated = sqlx::query(
+            "UPDATE ledger_balances SET amount = amount + $1 \
+             WHERE merchant_id = $2 AND env = $3 AND account = $4 AND currency = $5",
         )
+        .bind(*amount)
         .bind(merchant.as_str())
         .bind(env.as_str())
         .bind(account.as_str())
         .bind(currency.as_str())
-        .bind(*amount)
         .execute(&mut *conn)
         .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(merchant.as_str())
+            .bind(env.as_str())
+            .bind(account.as_str())
+            .bind(currency.as_str())
+            .bind(*amount)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(transaction_id)
 }

@@ -2,11 +2,17 @@
 //! data directory, called over HTTPS through the SDK or a plain HTTPS client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod money_support;
 mod support;
 
 mod audit;
 mod cli;
 mod credentials;
 mod errors;
+mod idempotency;
 mod keys;
+mod lists;
+mod payments;
 mod transport;
+mod wallets;
+mod withdrawals;
