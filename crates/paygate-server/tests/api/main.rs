@@ -7,10 +7,12 @@ mod support;
 
 mod audit;
 mod cli;
+mod crash;
 mod credentials;
 mod errors;
 mod idempotency;
 mod keys;
+mod ledger_property;
 mod lists;
 mod payments;
 mod transport;
