@@ -55,10 +55,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let key = parse_key(req.headers().get(headers::IDEMPOTENCY_KEY))?;
         let method = req.method().as_str().to_owned();
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+        let target = request_target(req.uri());
         let bytes = json_body(req, state).await?;
         let body = parse_json(&bytes)?;
         let key = key.map(|key| IdempotencyKey {
@@ -69,20 +66,8 @@ where
     }
 }
 
-/// The key of a request without a body (such as approve), read from headers.
-pub fn key_without_body(req_parts: &http::request::Parts) -> ApiResult<Option<IdempotencyKey>> {
-    let key = parse_key(req_parts.headers.get(headers::IDEMPOTENCY_KEY))?;
-    let target = req_parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| req_parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    Ok(key.map(|key| IdempotencyKey {
-        key,
-        fingerprint: fingerprint(req_parts.method.as_str(), &target, b""),
-    }))
-}
-
-/// The `Idempotency-Key` of a request that carries no JSON body.
+/// The `Idempotency-Key` of a request that carries no JSON body (cancel,
+/// approve, reject): its fingerprint covers method and path.
 #[derive(Debug)]
 pub struct BodylessKey(pub Option<IdempotencyKey>);
 
@@ -90,8 +75,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BodylessKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        key_without_body(parts).map(BodylessKey)
+        let key = parse_key(parts.headers.get(headers::IDEMPOTENCY_KEY))?;
+        Ok(BodylessKey(key.map(|key| IdempotencyKey {
+            key,
+            fingerprint: fingerprint(parts.method.as_str(), &request_target(&parts.uri), b""),
+        })))
     }
+}
+
+/// The request target as sent: path, plus `?` and the query if any.
+fn request_target(uri: &http::Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
 fn parse_key(value: Option<&HeaderValue>) -> ApiResult<Option<String>> {
@@ -192,7 +187,11 @@ where
                     now,
                     expires_at: now.saturating_add(retention),
                 };
-                insert(conn, &record).await?;
+                if !insert(conn, &record).await? {
+                    // Another instance committed this key first: its effect
+                    // stands and this one rolls back; a retry replays it.
+                    return Err(ApiError::new(ErrorCode::IdempotencyInProgress));
+                }
                 Ok::<_, ApiError>(body)
             })
         })
@@ -272,20 +271,16 @@ struct Record<'a> {
     expires_at: i64,
 }
 
-async fn insert(conn: &mut AnyConnection, record: &Record<'_>) -> StoreResult<()> {
-    // An expired record of the same key gives way to the new one.
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND env = $2 AND idem_key = $3 AND expires_at <= $4",
-    )
-    .bind(record.merchant.as_str())
-    .bind(record.env.as_str())
-    .bind(&record.key.key)
-    .bind(record.now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
+/// Inserts the record, replacing an expired one of the same key. Returns
+/// false when a live record holds the key (another instance got there first).
+async fn insert(conn: &mut AnyConnection, record: &Record<'_>) -> StoreResult<bool> {
+    let done = sqlx::query(
         "INSERT INTO idempotency_keys (merchant_id, env, idem_key, fingerprint, status, body_key_id, body_sealed, \
-         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (merchant_id, env, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+         status = excluded.status, body_key_id = excluded.body_key_id, body_sealed = excluded.body_sealed, \
+         created_at = excluded.created_at, expires_at = excluded.expires_at \
+         WHERE idempotency_keys.expires_at <= excluded.created_at",
     )
     .bind(record.merchant.as_str())
     .bind(record.env.as_str())
@@ -298,7 +293,7 @@ async fn insert(conn: &mut AnyConnection, record: &Record<'_>) -> StoreResult<()
     .bind(record.expires_at)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Deletes records past their retention; returns how many.

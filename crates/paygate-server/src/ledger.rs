@@ -75,37 +75,65 @@ pub async fn post(
             "an unbalanced ledger transaction was refused".to_owned(),
         ));
     }
+    let distinct = entries
+        .iter()
+        .enumerate()
+        .all(|(i, (account, _))| entries[..i].iter().all(|(other, _)| other != account));
+    if !distinct {
+        return Err(StoreError::Corrupt(
+            "a ledger transaction names an account twice".to_owned(),
+        ));
+    }
     let transaction_id = ids::new_id("ltx");
-    for (account, amount) in entries {
-        sqlx::query(
-            "INSERT INTO ledger_entries (merchant_id, env, transaction_id, account, currency, amount, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+    // One statement for the entries and, on the common path, one for the
+    // running balances: the writer runs these for every request.
+    let rows: Vec<String> = (0..entries.len())
+        .map(|i| {
+            let b = i * 3;
+            format!("($1, $2, $3, $4, ${}, ${}, ${})", b + 5, b + 6, b + 7)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO ledger_entries (merchant_id, env, transaction_id, created_at, account, currency, amount) VALUES {}",
+        rows.join(", ")
+    );
+    let mut insert = sqlx::query(&sql)
         .bind(merchant.as_str())
         .bind(env.as_str())
         .bind(&transaction_id)
-        .bind(account.as_str())
-        .bind(currency.as_str())
-        .bind(*amount)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        // Update first: an upsert would check the inserted row's CHECK
-        // (no negative merchant balance) against the delta, not the sum.
-        let updated = sqlx::query(
-            "UPDATE ledger_balances SET amount = amount + $1 \
-             WHERE merchant_id = $2 AND env = $3 AND account = $4 AND currency = $5",
-        )
-        .bind(*amount)
+        .bind(now);
+    for (account, amount) in entries {
+        insert = insert.bind(account.as_str()).bind(currency.as_str()).bind(*amount);
+    }
+    insert.execute(&mut *conn).await?;
+
+    let cases: Vec<String> = (0..entries.len())
+        .map(|i| format!("WHEN ${} THEN ${}", 4 + 2 * i, 5 + 2 * i))
+        .collect();
+    let names: Vec<String> = (0..entries.len()).map(|i| format!("${}", 4 + 2 * i)).collect();
+    let sql = format!(
+        "UPDATE ledger_balances SET amount = amount + CASE account {} END \
+         WHERE merchant_id = $1 AND env = $2 AND currency = $3 AND account IN ({})",
+        cases.join(" "),
+        names.join(", ")
+    );
+    let mut update = sqlx::query(&sql)
         .bind(merchant.as_str())
         .bind(env.as_str())
-        .bind(account.as_str())
-        .bind(currency.as_str())
-        .execute(&mut *conn)
-        .await?;
-        if updated.rows_affected() == 0 {
+        .bind(currency.as_str());
+    for (account, amount) in entries {
+        update = update.bind(account.as_str()).bind(*amount);
+    }
+    let updated = update.execute(&mut *conn).await?.rows_affected();
+    if updated < entries.len() as u64 {
+        // First movement of some account: the ones that existed were just
+        // updated; the others start at this entry's amount. (Inserting the
+        // delta keeps the no-negative CHECK meaningful for new accounts.)
+        for (account, amount) in entries {
             sqlx::query(
-                "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) \
+                 SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM ledger_balances \
+                 WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4)",
             )
             .bind(merchant.as_str())
             .bind(env.as_str())

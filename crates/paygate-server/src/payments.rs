@@ -438,40 +438,38 @@ async fn create_in(
         record.crypto_network = Some(address.network);
         record.crypto_address = Some(address.address);
     }
-    insert(&mut *conn, merchant, &record).await?;
-    outbox::record_event(
-        &mut *conn,
-        merchant,
-        env,
-        "payment.created",
-        json!(record.to_api()),
-        now,
-    )
-    .await?;
-    if let Some(card) = new.card {
-        match card.outcome {
-            CardOutcome::Succeeds => {
-                record.amount_received = record.amount;
-                ledger::transfer(
-                    &mut *conn,
-                    merchant,
-                    env,
-                    new.currency,
-                    record.amount,
-                    Account::ExternalCard,
-                    Account::Available,
-                    now,
-                )
-                .await?;
-                set_status(conn, merchant, &mut record, "succeeded", None, now).await?;
-            }
-            CardOutcome::Declined => {
-                set_status(conn, merchant, &mut record, "failed", Some("card_declined"), now).await?;
-            }
-            CardOutcome::InsufficientFunds => {
-                set_status(conn, merchant, &mut record, "failed", Some("insufficient_funds"), now).await?;
-            }
+    let created = record.to_api();
+    // A test card settles at creation: the row is written once, in its final
+    // state, with both events (created, then the outcome).
+    let outcome = new.card.map(|card| match card.outcome {
+        CardOutcome::Succeeds => ("succeeded", None),
+        CardOutcome::Declined => ("failed", Some("card_declined")),
+        CardOutcome::InsufficientFunds => ("failed", Some("insufficient_funds")),
+    });
+    if let Some((status, failure_code)) = outcome {
+        status.clone_into(&mut record.status);
+        record.failure_code = failure_code.map(str::to_owned);
+        if status == "succeeded" {
+            record.amount_received = record.amount;
+            record.confirmed_at = Some(now);
+            ledger::transfer(
+                &mut *conn,
+                merchant,
+                env,
+                new.currency,
+                record.amount,
+                Account::ExternalCard,
+                Account::Available,
+                now,
+            )
+            .await?;
         }
+    }
+    insert(&mut *conn, merchant, &record).await?;
+    outbox::record_event(&mut *conn, merchant, env, "payment.created", json!(created), now).await?;
+    if let Some((status, _)) = outcome {
+        let event = format!("payment.{status}");
+        outbox::record_event(&mut *conn, merchant, env, &event, json!(record.to_api()), now).await?;
     }
     Ok(record.to_api())
 }

@@ -141,6 +141,7 @@ impl Store {
     /// Runs `work` in the next group commit: in its own savepoint of a
     /// transaction shared with concurrent writes, answered only after that
     /// transaction has committed. An `Err` rolls back this work alone.
+    /// Never call it while holding a [`WriteTx`]: both take the writer's turn.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,

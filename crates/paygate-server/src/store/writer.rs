@@ -29,9 +29,21 @@ pub(super) struct GroupWriter {
 impl GroupWriter {
     /// Starts the writer task. `turn` is the store's writer lock (SQLite),
     /// taken for each batch so plain write transactions take turns with it.
+    /// The task runs on a thread of its own, so the work between two
+    /// statements never waits behind request handling in the main runtime.
     pub(super) fn start(pool: AnyPool, turn: Option<Arc<Mutex<()>>>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, turn, rx));
+        let spawned = std::thread::Builder::new()
+            .name("paygate-writer".to_owned())
+            .spawn(
+                move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(run(pool, turn, rx)),
+                    Err(err) => tracing::error!(error = %err, "the writer's runtime could not start"),
+                },
+            );
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "the writer thread could not start");
+        }
         Self { jobs }
     }
 

@@ -84,6 +84,27 @@ async fn cursors_neither_skip_nor_repeat_while_rows_arrive() {
     let mut sorted = amounts.clone();
     sorted.sort_unstable();
     assert_eq!(amounts, sorted);
+    // Past 100 rows, `limit=1000` is served as 100, not refused.
+    let mut tasks = Vec::new();
+    for _ in 0..80 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.post(
+                "/v1/payments",
+                json!({"amount": 1, "currency": "USD", "method": "card"}),
+            )
+            .await
+            .ok();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let capped = api.get("/v1/payments?limit=1000").await.ok();
+    assert_eq!(
+        (capped["data"].as_array().unwrap().len(), capped["has_more"].as_bool()),
+        (100, Some(true))
+    );
     let bad_cursor = api.get("/v1/payments?cursor=garbage").await;
     assert_eq!(bad_cursor.status, 400);
 }
