@@ -5,11 +5,13 @@
 //! apart. It does no I/O.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod credentials;
 pub mod error;
 pub mod headers;
 pub mod money;
 pub mod payments;
+pub mod realtime;
 pub mod scopes;
 pub mod signing;
 pub mod types;

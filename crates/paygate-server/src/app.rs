@@ -2,14 +2,16 @@
 //! transport, authentication and resources together.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use paygate_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -17,7 +19,10 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, events, health, openapi, payments, wallets, withdrawals};
+use crate::{
+    api_keys, audit_events, auth, balance, docs, events, health, openapi, payments, realtime, security_policy,
+    sessions, wallets, withdrawals,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -28,16 +33,21 @@ struct Inner {
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
     idempotency_claims: crate::idempotency::Claims,
+    realtime: crate::realtime::RealtimeHub,
+    auth: crate::auth::AuthServices,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, master_key: MasterKey, clock: Arc<dyn Clock>) -> Self {
+        let auth = crate::auth::AuthServices::new(&config, &store);
         Self(Arc::new(Inner {
             config,
             store,
             master_key,
             clock,
             idempotency_claims: crate::idempotency::Claims::default(),
+            realtime: Default::default(),
+            auth,
         }))
     }
 
@@ -58,9 +68,24 @@ impl AppState {
         &self.0.idempotency_claims
     }
 
+    /// This instance's realtime sockets.
+    pub fn realtime(&self) -> &crate::realtime::RealtimeHub {
+        &self.0.realtime
+    }
+
     /// Now, as Unix seconds, from the configured clock.
     pub fn now(&self) -> i64 {
         self.0.clock.unix()
+    }
+
+    /// Now, as Unix milliseconds, from the configured clock.
+    pub fn now_millis(&self) -> i64 {
+        self.0.clock.unix_millis()
+    }
+
+    /// Credential caches, tokens, replay guard, limiter, decision audit.
+    pub fn auth(&self) -> &crate::auth::AuthServices {
+        &self.0.auth
     }
 }
 
@@ -68,7 +93,17 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
-        .route("/v1/api-keys", post(api_keys::create))
+        .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/api-keys/{id}/roll", post(api_keys::roll))
+        .route("/v1/auth/token", post(sessions::exchange))
+        .route("/v1/auth/sessions/{id}", delete(sessions::end))
+        .route(
+            "/v1/security/policy",
+            get(security_policy::get).put(security_policy::put),
+        )
+        .route("/v1/audit-events", get(audit_events::list))
+        .route("/v1/realtime/tokens", post(realtime::create_token))
         .route("/v1/payments", post(payments::create).get(payments::list))
         .route("/v1/payments/{id}", get(payments::get))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
@@ -90,7 +125,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/docs/errors", get(docs::errors))
-        .route("/v1/openapi.json", get(openapi::document));
+        .route("/.well-known/jwks.json", get(auth::tokens::jwks))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/realtime", get(realtime::connect));
 
     Router::new()
         .merge(open)
@@ -98,6 +135,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config().connections.body_timeout_secs,
+        )))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))

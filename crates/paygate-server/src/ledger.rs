@@ -217,11 +217,11 @@ pub async fn verify(store: &Store) -> StoreResult<Report> {
     // Both directions: a balance without entries, and entries without a balance.
     let mismatched = sqlx::query(
         "SELECT b.merchant_id, b.env, b.account, b.currency, b.amount, \
-                COALESCE((SELECT SUM(e.amount) FROM ledger_entries e WHERE e.merchant_id = b.merchant_id \
-                  AND e.env = b.env AND e.account = b.account AND e.currency = b.currency), 0) AS total \
+                CAST(COALESCE((SELECT SUM(e.amount) FROM ledger_entries e WHERE e.merchant_id = b.merchant_id \
+                  AND e.env = b.env AND e.account = b.account AND e.currency = b.currency), 0) AS BIGINT) AS total \
          FROM ledger_balances b \
          UNION ALL \
-         SELECT e.merchant_id, e.env, e.account, e.currency, 0 AS amount, SUM(e.amount) AS total \
+         SELECT e.merchant_id, e.env, e.account, e.currency, CAST(0 AS BIGINT) AS amount, CAST(SUM(e.amount) AS BIGINT) AS total \
          FROM ledger_entries e WHERE NOT EXISTS (SELECT 1 FROM ledger_balances b WHERE b.merchant_id = e.merchant_id \
            AND b.env = e.env AND b.account = e.account AND b.currency = e.currency) \
          GROUP BY e.merchant_id, e.env, e.account, e.currency",

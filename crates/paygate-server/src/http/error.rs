@@ -74,7 +74,7 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::internal(crate::store::StoreError::from(err))
+        Self::internal(err)
     }
 }
 

@@ -2,6 +2,7 @@
 //! data directory, called over HTTPS through the SDK or a plain HTTPS client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth_helpers;
 mod money_support;
 mod support;
 
@@ -11,10 +12,16 @@ mod crash;
 mod credentials;
 mod errors;
 mod idempotency;
+mod key_lifecycle;
 mod keys;
 mod ledger_property;
 mod lists;
+mod metrics;
 mod payments;
+mod realtime;
+mod signatures;
+mod slow_clients;
+mod tokens;
 mod transport;
 mod wallets;
 mod withdrawals;
