@@ -192,3 +192,53 @@ async fn two_hundred_concurrent_withdrawals_against_funds_for_fifty() {
     let (clean, report) = ledger_verify(&app.data_dir);
     assert!(clean, "{report}");
 }
+
+#[tokio::test]
+async fn live_approval_waits_in_processing_with_the_funds_still_reserved() {
+    let app = spawn_with(generous_limits).await;
+    let live = live_api(&app).await;
+    // Live money cannot come from a test card: post it through the ledger.
+    let merchant = paygate_proto::MerchantId::parse(&app.merchant_id).unwrap();
+    app.running
+        .state
+        .store()
+        .write(move |conn| {
+            Box::pin(async move {
+                paygate_server::ledger::transfer(
+                    conn,
+                    &merchant,
+                    paygate_proto::Environment::Live,
+                    paygate_proto::money::Currency::GBP,
+                    900,
+                    paygate_server::ledger::Account::ExternalCard,
+                    paygate_server::ledger::Account::Available,
+                    0,
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
+    let created = live.withdraw(600, "GBP", "live-1").await.ok();
+    assert_eq!(created["env"], "live");
+    let id = created["id"].as_str().unwrap();
+    let approved = live
+        .post(&format!("/v1/withdrawal-requests/{id}/approve"), json!({}))
+        .await
+        .ok();
+    assert_eq!(approved["status"], "processing");
+    assert_eq!(live.balance("GBP").await, (300, 0, 600));
+    let again = live
+        .post(&format!("/v1/withdrawal-requests/{id}/reject"), json!({}))
+        .await;
+    assert_eq!((again.status, again.code()), (409, "invalid_state"));
+    // The test environment sees none of it.
+    assert_eq!(
+        Api::sandbox(&app)
+            .get(&format!("/v1/withdrawal-requests/{id}"))
+            .await
+            .status,
+        404
+    );
+    assert!(ledger_verify(&app.data_dir).0);
+}
