@@ -17,6 +17,12 @@ fn event_sort_columns(sort: SortKey) -> Option<&'static str> {
     (sort == SortKey::CreatedAt).then_some("created_at")
 }
 
+const LISTING: keyset::Listing = keyset::Listing {
+    table: "events",
+    columns: "id, payload",
+    sort_columns: event_sort_columns,
+};
+
 fn payload(text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("events.payload".to_owned()))
 }
@@ -31,27 +37,11 @@ pub async fn list(
 ) -> ApiResult<ApiJson<ListReply<Listed<Value>>>> {
     caller.require(Scope::PaymentsRead)?;
     let page = page.supporting(&[SortKey::CreatedAt]);
-    let rows = keyset::fetch(
-        state.store(),
-        "events",
-        "id, payload",
-        &caller.merchant_id,
-        caller.env,
-        &page,
-        event_sort_columns,
-    )
+    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+        payload(&row.try_get::<String, _>("payload")?)
+    })
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|(row, key)| {
-            let text: String = row.try_get("payload")?;
-            Ok(Listed {
-                item: payload(&text)?,
-                key,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(ApiJson(page.reply(items, |l| l.key.clone())))
+    Ok(ApiJson(reply))
 }
 
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events",

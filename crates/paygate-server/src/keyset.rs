@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use crate::http::list::{Page, SortKey, SortValue};
+use crate::http::list::{ListReply, Page, SortKey, SortValue};
 use crate::store::{Store, StoreResult};
 
 /// A listed object with the sort key it was served under (not serialized).
@@ -33,17 +33,51 @@ pub fn money_sort_columns(sort: SortKey) -> Option<&'static str> {
     })
 }
 
-/// Fetches one page (`limit + 1` rows) of `table` for the merchant, after the
-/// page's cursor, each row with its sort value in the column `sort_value`.
-pub async fn fetch(
+/// A listable table: its name, the columns a row is read from, its sort keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    pub table: &'static str,
+    pub columns: &'static str,
+    pub sort_columns: SortColumns,
+}
+
+/// One page of the merchant's rows of `listing`, each made into an item by
+/// `to_item`, as the list reply of section 7.
+pub async fn page_of<T: Serialize>(
     store: &Store,
-    table: &str,
-    columns: &str,
+    listing: &Listing,
     merchant: &MerchantId,
     env: Environment,
     page: &Page,
-    sort_columns: SortColumns,
+    to_item: impl Fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<ListReply<Listed<T>>> {
+    let rows = fetch(store, listing, merchant, env, page).await?;
+    let items = rows
+        .into_iter()
+        .map(|(row, key)| {
+            Ok(Listed {
+                item: to_item(&row)?,
+                key,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(page.reply(items, |listed| listed.key.clone()))
+}
+
+/// Fetches one page (`limit + 1` rows) for the merchant, after the page's
+/// cursor, each row with its sort value in the column `sort_value`.
+async fn fetch(
+    store: &Store,
+    listing: &Listing,
+    merchant: &MerchantId,
+    env: Environment,
+    page: &Page,
 ) -> StoreResult<Vec<(AnyRow, (SortValue, String))>> {
+    let Listing {
+        table,
+        columns,
+        sort_columns,
+    } = *listing;
     let sort_expr = sort_columns(page.sort).unwrap_or("created_at");
     let text_sort = page.sort == SortKey::Status;
     let op = page.order.after_operator();

@@ -35,6 +35,11 @@ const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 const COLUMNS: &str = "id, merchant_id, env, amount, currency, method, status, description, metadata, card_brand, \
     card_last4, crypto_network, crypto_address, amount_received, failure_code, created_at, updated_at, confirmed_at, expires_at";
+const LISTING: keyset::Listing = keyset::Listing {
+    table: "payments",
+    columns: COLUMNS,
+    sort_columns: keyset::money_sort_columns,
+};
 
 /// What a test card does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,26 +532,11 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Payment>>>> {
     caller.require(Scope::PaymentsRead)?;
-    let rows = keyset::fetch(
-        state.store(),
-        "payments",
-        COLUMNS,
-        &caller.merchant_id,
-        caller.env,
-        &page,
-        keyset::money_sort_columns,
-    )
+    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+        Ok(record_from_row(row)?.to_api())
+    })
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|(row, key)| {
-            Ok(Listed {
-                item: record_from_row(&row)?.to_api(),
-                key,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(ApiJson(page.reply(items, |l| l.key.clone())))
+    Ok(ApiJson(reply))
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",

@@ -32,6 +32,11 @@ use crate::{ids, outbox, wallets};
 
 const COLUMNS: &str =
     "id, merchant_id, env, amount, currency, destination, status, failure_code, created_at, updated_at, confirmed_at";
+const LISTING: keyset::Listing = keyset::Listing {
+    table: "withdrawals",
+    columns: COLUMNS,
+    sort_columns: keyset::money_sort_columns,
+};
 const MAX_NAME_CHARS: usize = 140;
 
 fn invalid_destination(detail: &str) -> ApiError {
@@ -395,26 +400,11 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Withdrawal>>>> {
     caller.require(Scope::PaymentsRead)?;
-    let rows = keyset::fetch(
-        state.store(),
-        "withdrawals",
-        COLUMNS,
-        &caller.merchant_id,
-        caller.env,
-        &page,
-        keyset::money_sort_columns,
-    )
+    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+        record_from_row(row)?.to_api()
+    })
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|(row, key)| {
-            Ok(Listed {
-                item: record_from_row(&row)?.to_api()?,
-                key,
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(ApiJson(page.reply(items, |l| l.key.clone())))
+    Ok(ApiJson(reply))
 }
 
 #[cfg(test)]
