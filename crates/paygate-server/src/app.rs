@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(open)
         .merge(merchant_api)
+        .merge(crate::dashboard::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod docs;
 pub mod events;
 pub mod health;

@@ -100,14 +100,14 @@ impl TokenService {
         Ok(set)
     }
 
-    /// Signs `claims` with the current key.
-    pub async fn sign(
+    /// Signs `claims` (an access token's, or another audience's) with the current key.
+    pub async fn sign<C: Serialize>(
         &self,
         store: &Store,
         master_key: &MasterKey,
         epoch: i64,
         now: i64,
-        claims: &Claims,
+        claims: &C,
     ) -> ApiResult<String> {
         let set = self.key_set(store, master_key, epoch, now).await?;
         let mut header = Header::new(Algorithm::EdDSA);
@@ -126,6 +126,20 @@ impl TokenService {
         now: i64,
         token: &str,
     ) -> ApiResult<Result<Claims, TokenRejection>> {
+        self.verify_as(store, master_key, epoch, now, token, None).await
+    }
+
+    /// [`Self::verify`] for claims of type `C`; with `audience`, the token's
+    /// `aud` must be exactly that (so tokens of one audience never serve another).
+    pub async fn verify_as<C: serde::de::DeserializeOwned>(
+        &self,
+        store: &Store,
+        master_key: &MasterKey,
+        epoch: i64,
+        now: i64,
+        token: &str,
+        audience: Option<&str>,
+    ) -> ApiResult<Result<C, TokenRejection>> {
         let header = match jsonwebtoken::decode_header(token) {
             Ok(header) => header,
             Err(_) => return Ok(Err(TokenRejection::Invalid("malformed token or unsupported alg"))),
@@ -147,7 +161,11 @@ impl TokenService {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.issuer]);
-        match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+        if let Some(audience) = audience {
+            validation.set_audience(&[audience]);
+            validation.required_spec_claims.insert("aud".to_owned());
+        }
+        match jsonwebtoken::decode::<C>(token, key, &validation) {
             Ok(data) => Ok(Ok(data.claims)),
             Err(_) => Ok(Err(TokenRejection::Invalid("signature or claims rejected"))),
         }

@@ -4,6 +4,7 @@
 
 mod api_keys;
 pub mod auth;
+pub mod dashboard;
 mod ledger;
 mod merchants;
 mod writer;

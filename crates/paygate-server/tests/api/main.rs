@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod crash;
 mod credentials;
+mod dashboard;
 mod errors;
 mod idempotency;
 mod key_lifecycle;
