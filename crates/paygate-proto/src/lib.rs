@@ -9,6 +9,8 @@ pub mod auth;
 pub mod credentials;
 pub mod error;
 pub mod headers;
+pub mod money;
+pub mod payments;
 pub mod realtime;
 pub mod scopes;
 pub mod signing;

@@ -3,12 +3,14 @@
 //! the API secret (`x-api-secret` or a signature).
 
 use axum::extract::{Path, State};
+use axum::response::Response;
 use bytes::Bytes;
 use http::HeaderMap;
 use ipnet::IpNet;
 use paygate_proto::auth::RollApiKey;
 use paygate_proto::types::{ApiKeyInfo, CreateApiKey, IssuedApiKey};
 use paygate_proto::{Environment, ErrorCode, FieldError, MerchantId, Scope};
+use sqlx::AnyConnection;
 
 use serde_json::json;
 
@@ -19,6 +21,7 @@ use crate::clock::rfc3339;
 use crate::http::json::parse_json;
 use crate::http::list::{ListReply, Page, SortKey, SortValue};
 use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
+use crate::idempotency::{self, IdempotentJson};
 use crate::keys::{parse_ip_net, prepare_key, KeySpec};
 use crate::outbox;
 use crate::store::auth::{expire_key_at, revoke_key_in, revoke_sessions_of_key};
@@ -44,40 +47,36 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     client_ip: ClientIp,
-    ApiJson(body): ApiJson<CreateApiKey>,
-) -> ApiResult<ApiJson<IssuedApiKey>> {
+    IdempotentJson { body, key }: IdempotentJson<CreateApiKey>,
+) -> ApiResult<Response> {
     caller.require(Scope::KeysManage)?;
     caller.require_secret()?;
     let spec = key_spec(body)?;
     let now = state.now();
     let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
-    let mut tx = state.store().begin_write().await?;
-    insert_key(tx.conn(), &prepared.record).await?;
-    let record = tx_key(&mut tx, &prepared.issued.id).await?;
-    let info = key_info(&record);
-    outbox::record_event(
-        tx.conn(),
-        &caller.merchant_id,
-        caller.env,
-        "api_key.created",
-        json!(info),
-        now,
-    )
-    .await?;
-    let entry = AuditEntry::new("api_key.created", Outcome::Success)
-        .merchant(&caller.merchant_id, caller.env)
-        .actor(&caller.key_prefix)
-        .ip(client_ip.0)
-        .details(
-            json!({ "key_id": info.id, "prefix": info.prefix, "scopes": info.scopes, "allowed_ips": info.allowed_ips }),
-        );
-    audit::record(tx.conn(), &entry, now).await?;
-    tx.commit().await?;
-    Ok(ApiJson(IssuedApiKey {
-        info,
-        key: prepared.issued.key.expose().to_owned(),
-        secret: prepared.issued.secret.expose().to_owned(),
-    }))
+    let (merchant, env, actor) = (caller.merchant_id.clone(), caller.env, caller.key_prefix.clone());
+    idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
+        Box::pin(async move {
+            insert_key(&mut *conn, &prepared.record).await?;
+            let record = key_by_id_in(&mut *conn, &prepared.issued.id)
+                .await?
+                .ok_or_else(|| ApiError::internal("issued key vanished"))?;
+            let info = key_info(&record);
+            outbox::record_event(&mut *conn, &merchant, env, "api_key.created", json!(info), now).await?;
+            let entry = AuditEntry::new("api_key.created", Outcome::Success)
+                .merchant(&merchant, env)
+                .actor(actor)
+                .ip(client_ip.0)
+                .details(json!({ "key_id": info.id, "prefix": info.prefix, "scopes": info.scopes, "allowed_ips": info.allowed_ips }));
+            audit::record(conn, &entry, now).await?;
+            Ok(IssuedApiKey {
+                info,
+                key: prepared.issued.key.expose().to_owned(),
+                secret: prepared.issued.secret.expose().to_owned(),
+            })
+        })
+    })
+    .await
 }
 
 #[utoipa::path(

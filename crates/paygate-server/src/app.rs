@@ -19,7 +19,10 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, audit_events, auth, balance, docs, health, openapi, realtime, security_policy, sessions};
+use crate::{
+    api_keys, audit_events, auth, balance, docs, events, health, openapi, payments, realtime, security_policy,
+    sessions, wallets, withdrawals,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -29,6 +32,7 @@ struct Inner {
     store: Store,
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
+    idempotency_claims: crate::idempotency::Claims,
     realtime: crate::realtime::RealtimeHub,
     auth: crate::auth::AuthServices,
 }
@@ -41,6 +45,7 @@ impl AppState {
             store,
             master_key,
             clock,
+            idempotency_claims: crate::idempotency::Claims::default(),
             realtime: Default::default(),
             auth,
         }))
@@ -56,6 +61,11 @@ impl AppState {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.0.master_key
+    }
+
+    /// Idempotency keys whose first request is running in this process.
+    pub fn idempotency_claims(&self) -> &crate::idempotency::Claims {
+        &self.0.idempotency_claims
     }
 
     /// This instance's realtime sockets.
@@ -94,6 +104,21 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit-events", get(audit_events::list))
         .route("/v1/realtime/tokens", post(realtime::create_token))
+        .route("/v1/payments", post(payments::create).get(payments::list))
+        .route("/v1/payments/{id}", get(payments::get))
+        .route("/v1/payments/{id}/cancel", post(payments::cancel))
+        .route("/v1/wallet/config", post(wallets::configure))
+        .route("/v1/wallet/generate", post(wallets::generate))
+        .route("/v1/test/deposits", post(wallets::test_deposit))
+        .route(
+            "/v1/withdrawal-requests",
+            post(withdrawals::create).get(withdrawals::list),
+        )
+        .route("/v1/withdrawal-requests/{id}", get(withdrawals::get))
+        .route("/v1/withdrawal-requests/{id}/approve", post(withdrawals::approve))
+        .route("/v1/withdrawal-requests/{id}/reject", post(withdrawals::reject))
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/{id}", get(events::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()

@@ -1,5 +1,5 @@
 //! The operator's command line: `paygate serve`, `merchant create`,
-//! `keys create`, `keys revoke`, `migrate`.
+//! `keys create`, `keys revoke`, `migrate`, `audit verify`, `ledger verify`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +52,20 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check the double-entry ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Access-token signing keys.
     #[command(subcommand)]
     Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check that every transaction sums to zero, every balance equals the
+    /// sum of its entries and no merchant balance is negative; exit non-zero
+    /// naming what is wrong.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +236,29 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
                     anyhow::bail!("audit chain broken at row {seq}: {problem}")
                 }
             }
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let report = crate::ledger::verify(state.store()).await?;
+            let clean = report.is_clean();
+            let text = if clean {
+                format!(
+                    "Ledger balanced: {} entries in {} transactions; every balance matches its entries.",
+                    report.entries, report.transactions
+                )
+            } else {
+                format!(
+                    "Ledger NOT clean.\nUnbalanced transactions: {:?}\nMismatched balances: {:?}\nNegative balances: {:?}",
+                    report.unbalanced_transactions, report.mismatched_balances, report.negative_balances
+                )
+            };
+            let mut value = serde_json::to_value(&report)?;
+            value["ok"] = json!(clean);
+            print(global.json, value, &text);
+            if !clean {
+                anyhow::bail!("the ledger is not clean");
+            }
+            Ok(())
         }
         Command::Audit(AuditCommand::Export { since }) => {
             let since = since.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MIN);

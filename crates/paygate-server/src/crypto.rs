@@ -87,7 +87,7 @@ impl MasterKey {
             }
             let mut bytes = Zeroizing::new([0u8; 32]);
             rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-            write_private_file(&path, hex::encode(bytes.as_ref()).as_bytes())
+            write_private_file(&path, hex::encode(&bytes[..]).as_bytes())
                 .map_err(|e| CryptoError::MasterKey(format!("cannot create the sandbox master key file: {e}")))?;
         }
         let text = Zeroizing::new(

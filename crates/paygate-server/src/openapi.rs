@@ -21,7 +21,21 @@ use utoipa::{Modify, OpenApi};
         crate::security_policy::put,
         crate::audit_events::list,
         crate::health::healthz,
-        crate::health::readyz
+        crate::health::readyz,
+        crate::payments::create,
+        crate::payments::get,
+        crate::payments::list,
+        crate::payments::cancel,
+        crate::wallets::configure,
+        crate::wallets::generate,
+        crate::wallets::test_deposit,
+        crate::withdrawals::create,
+        crate::withdrawals::get,
+        crate::withdrawals::list,
+        crate::withdrawals::approve,
+        crate::withdrawals::reject,
+        crate::events::list,
+        crate::events::get
     ),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
     modifiers(&SecuritySchemes)

@@ -109,6 +109,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
     let app = router(state.clone());
+    tokio::spawn(crate::maintenance::run(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::audit::run_retention(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::metrics::serve_admin(admin, state.clone(), shutdown_rx.clone()));

@@ -27,20 +27,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
+        let bytes = json_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The raw bytes of a JSON request body: 415 unless it is declared JSON,
+/// 413 over the limit.
+pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+    }
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))
 }
 
 /// Parses a JSON body into `T`, mapping failures to the catalog.

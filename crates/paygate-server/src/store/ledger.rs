@@ -1,4 +1,5 @@
-//! Balances, derived from ledger entries (never stored on their own).
+//! Balances, derived from ledger entries: the running sums kept beside them
+//! in the same transactions (`paygate ledger verify` checks they agree).
 
 use paygate_proto::{Environment, MerchantId};
 use sqlx::Row as _;
@@ -17,9 +18,9 @@ impl Store {
     /// Sums of the merchant's `available`, `pending` and `reserved` accounts.
     pub async fn balances(&self, merchant: &MerchantId, env: Environment) -> StoreResult<Vec<BalanceRow>> {
         let rows = sqlx::query(
-            "SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries \
+            "SELECT account, currency, amount AS total FROM ledger_balances \
              WHERE merchant_id = $1 AND env = $2 AND account IN ('available', 'pending', 'reserved') \
-             GROUP BY account, currency ORDER BY currency, account",
+             ORDER BY currency, account",
         )
         .bind(merchant.as_str())
         .bind(env.as_str())

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dashboard;
 mod ledger;
 mod merchants;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr as _;
@@ -46,6 +47,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; taking turns here instead of
     /// inside SQLite avoids busy errors on lock upgrades.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// The group-commit writer (see `writer`).
+    writer: writer::GroupWriter,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,10 +98,12 @@ impl Store {
                 })
                 .connect_with(AnyConnectOptions::from_str(&url)?)
                 .await?;
+            let write_lock = Some(Arc::new(Mutex::new(())));
             Self {
+                writer: writer::GroupWriter::start(pool.clone(), write_lock.clone()),
                 pool,
                 backend: Backend::Sqlite,
-                write_lock: Some(Arc::new(Mutex::new(()))),
+                write_lock,
             }
         } else {
             let pool = AnyPoolOptions::new()
@@ -107,6 +112,7 @@ impl Store {
                 .connect(database_url)
                 .await?;
             Self {
+                writer: writer::GroupWriter::start(pool.clone(), None),
                 pool,
                 backend: Backend::Postgres,
                 write_lock: None,
@@ -132,6 +138,19 @@ impl Store {
         };
         let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// Runs `work` in the next group commit: in its own savepoint of a
+    /// transaction shared with concurrent writes, answered only after that
+    /// transaction has committed. An `Err` rolls back this work alone.
+    /// Never call it while holding a [`WriteTx`]: both take the writer's turn.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T, E>> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 
     /// Whether the database answers (for `/readyz`).

@@ -139,17 +139,27 @@ async fn test_and_live_never_mix() {
     .expect("issue");
     assert!(live.key.expose().starts_with("sk_live_"));
     assert!(live.secret.expose().starts_with("sec_live_"));
-    // Money in the test environment only.
-    let db = app.raw_db().await;
-    for (account, amount) in [("available", 5000), ("external:test", -5000)] {
-        sqlx::query("INSERT INTO ledger_entries (merchant_id, env, transaction_id, account, currency, amount, created_at) VALUES ($1, 'test', 'txn_1', $2, 'USD', $3, 0)")
-            .bind(&app.merchant_id)
-            .bind(account)
-            .bind(amount as i64)
-            .execute(&db)
-            .await
-            .expect("insert");
-    }
+    // Money in the test environment only, posted through the ledger.
+    let test_merchant = merchant.clone();
+    state
+        .store()
+        .write(move |conn| {
+            Box::pin(async move {
+                paygate_server::ledger::transfer(
+                    conn,
+                    &test_merchant,
+                    Environment::Test,
+                    paygate_proto::money::Currency::USD,
+                    5000,
+                    paygate_server::ledger::Account::ExternalCard,
+                    paygate_server::ledger::Account::Available,
+                    0,
+                )
+                .await
+            })
+        })
+        .await
+        .expect("posted");
     let test_balance = app.sdk().balance().await.expect("test");
     assert_eq!(test_balance.balances["USD"].available, 5000);
     let live_balance = app.sdk_for(live.key.expose()).balance().await.expect("live");

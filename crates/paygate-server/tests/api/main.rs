@@ -3,19 +3,27 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_helpers;
+mod money_support;
 mod support;
 
 mod audit;
 mod cli;
+mod crash;
 mod credentials;
 mod dashboard;
 mod errors;
+mod idempotency;
 mod key_lifecycle;
 mod keys;
+mod ledger_property;
+mod lists;
 mod metrics;
+mod payments;
 mod rate_limits;
 mod realtime;
 mod signatures;
 mod slow_clients;
 mod tokens;
 mod transport;
+mod wallets;
+mod withdrawals;

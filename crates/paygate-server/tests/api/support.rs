@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paygate_sdk::Client;
-use paygate_server::clock::SystemClock;
+use paygate_server::clock::{Clock, SystemClock};
 use paygate_server::config::Config;
 use paygate_server::serve::{self, Running, ServeOptions};
 use tempfile::TempDir;
@@ -30,6 +30,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_with_clock(Arc::new(SystemClock), adjust).await
+}
+
+/// Like [`spawn_with`], with the server reading time from `clock`.
+pub async fn spawn_with_clock(clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -44,7 +49,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let database_url = config.database_url.clone();
     let running = serve::start(ServeOptions {
         config,
-        clock: Arc::new(SystemClock),
+        clock,
         master_key: None,
         create_sandbox: true,
     })

@@ -1,0 +1,175 @@
+//! Payments, test deposits, wallets and withdrawals on the wire
+//! (API.md section 8): request bodies and the objects the server returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::Environment;
+
+/// `POST /v1/payments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    pub amount: i64,
+    pub currency: String,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Test mode only: confirms the payment at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardDetails>,
+}
+
+/// A card as a payor typed it. Its `Debug` never prints the number or CVC.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardDetails {
+    pub number: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    pub cvc: String,
+}
+
+impl std::fmt::Debug for CardDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardDetails")
+            .field("number", &"[redacted]")
+            .field("exp_month", &self.exp_month)
+            .field("exp_year", &self.exp_year)
+            .field("cvc", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The card a payment was paid with: brand and last four digits only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CardSummary {
+    pub brand: String,
+    pub last4: String,
+}
+
+/// Where a crypto payment is paid to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CryptoTarget {
+    pub network: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub id: String,
+    pub object: String,
+    pub env: Environment,
+    pub amount: i64,
+    pub currency: String,
+    pub method: String,
+    /// `requires_payment`, `processing`, `succeeded`, `failed`, `canceled`, `expired`.
+    pub status: String,
+    pub description: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub card: Option<CardSummary>,
+    pub crypto: Option<CryptoTarget>,
+    /// Minor units received so far (crypto deposits).
+    pub amount_received: i64,
+    /// Why a payment failed: `card_declined`, `insufficient_funds`.
+    pub failure_code: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub confirmed_at: Option<String>,
+    pub expires_at: String,
+}
+
+/// `POST /v1/wallet/config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletConfig {
+    pub network: String,
+    pub xpub: String,
+}
+
+/// The reply to `POST /v1/wallet/config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Wallet {
+    pub object: String,
+    pub env: Environment,
+    pub network: String,
+    pub xpub: String,
+    /// Made by the server for a test merchant that configured none.
+    pub sandbox: bool,
+    pub next_index: i64,
+}
+
+/// `POST /v1/wallet/generate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateAddress {
+    pub network: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WalletAddress {
+    pub id: String,
+    pub object: String,
+    pub network: String,
+    pub address: String,
+    /// Below the configured account key: `m/0/{index}`.
+    pub derivation_path: String,
+    pub payment: Option<String>,
+    pub created_at: String,
+}
+
+/// `POST /v1/test/deposits`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestDeposit {
+    pub address: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Deposit {
+    pub object: String,
+    pub env: Environment,
+    pub network: String,
+    pub address: String,
+    pub amount: i64,
+    pub currency: String,
+    /// The payment the deposit paid, if the address belongs to one.
+    pub payment: Option<String>,
+    pub created_at: String,
+}
+
+/// `POST /v1/withdrawal-requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWithdrawal {
+    pub amount: i64,
+    pub currency: String,
+    pub destination: Destination,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Destination {
+    Bitcoin { address: String },
+    Bank { iban: String, name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Withdrawal {
+    pub id: String,
+    pub object: String,
+    pub env: Environment,
+    pub amount: i64,
+    pub currency: String,
+    pub destination: Destination,
+    /// `pending_approval`, `processing`, `paid`, `failed`, `rejected`.
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub confirmed_at: Option<String>,
+}

@@ -1,0 +1,161 @@
+//! Benchmark of durable payment creation (bench/money.sh runs it): first the
+//! machine's single-row durable SQLite commit rate (WAL, synchronous=FULL,
+//! one transaction per row), then `POST /v1/payments` over TLS from N
+//! concurrent clients against an in-process server on loopback, each request
+//! authenticated, idempotent, with its ledger entries and outbox events, and
+//! acknowledged only after its group commit is on disk.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paygate_server::clock::SystemClock;
+use paygate_server::config::{Config, Limit};
+use paygate_server::serve::{self, ServeOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions as _, Connection as _};
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn sqlite_single_row_commits(dir: &std::path::Path, secs: u64) -> f64 {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("plain.db").display()))
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let mut conn = options.connect().await.unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(secs) {
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind("payment")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = arg("--clients", 32);
+    let secs = arg("--secs", 10);
+    let dir = tempfile::tempdir().unwrap();
+
+    let sqlite_rate = sqlite_single_row_commits(dir.path(), secs.min(5)).await;
+
+    let many = Limit {
+        limit: u32::MAX,
+        window_secs: 60,
+    };
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
+    config.rate_limits.standard = many;
+    config.rate_limits.merchant = many;
+    config.rate_limits.financial = many;
+    let running = serve::start(ServeOptions {
+        config,
+        clock: Arc::new(SystemClock),
+        master_key: None,
+        create_sandbox: true,
+    })
+    .await
+    .unwrap();
+    let key = running.sandbox.as_ref().unwrap().key.expose().to_owned();
+    let pem = std::fs::read(&running.certificate.as_ref().unwrap().path).unwrap();
+    let url = format!("https://localhost:{}/v1/payments", running.local_addr.port());
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (key, pem, url) = (key.clone(), pem.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut builder = reqwest::Client::builder().use_rustls_tls();
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).unwrap() {
+                builder = builder.add_root_certificate(cert);
+            }
+            let http = builder.build().unwrap();
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let body = serde_json::json!({
+                    "amount": 1000, "currency": "USD", "method": "card",
+                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+                });
+                let t = Instant::now();
+                let reply = http
+                    .post(&url)
+                    .header("x-api-key", &key)
+                    .header("idempotency-key", format!("bench-{c}-{i}"))
+                    .json(&body)
+                    .send()
+                    .await;
+                match reply {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+                i += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let rate = latencies.len() as f64 / elapsed;
+    let report = paygate_server::ledger::verify(running.state.store()).await.unwrap();
+    running.shutdown().await;
+
+    println!("| single-row durable SQLite commits (WAL, synchronous=FULL), 1 writer | {sqlite_rate:.0}/s |");
+    println!(
+        "| durable payment creation (TLS, auth, idempotency, ledger, outbox; group commit), {clients} clients | {rate:.0}/s; p50 {:.1} ms, p99 {:.1} ms; {} payments, {errors} errors |",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.len()
+    );
+    println!(
+        "| ratio payment creation / single-row commits | {:.2}x |",
+        rate / sqlite_rate
+    );
+    println!(
+        "| ledger verify after the run | {} |",
+        if report.is_clean() { "clean" } else { "NOT CLEAN" }
+    );
+}

@@ -1,0 +1,437 @@
+//! Withdrawals (API.md section 8): funds reserved at creation inside the
+//! same transaction that checks them (so no concurrency can overdraw),
+//! approval and rejection with the API secret and `payouts:approve`, test
+//! mode paying at once, and destinations validated before anything moves.
+//!
+//! Status: `pending_approval` -> `processing` -> `paid` | `failed`, or
+//! `pending_approval` -> `rejected`. Anything else is `409 invalid_state`.
+
+use std::str::FromStr as _;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use bitcoin::Address;
+use paygate_proto::money::{check_amount, check_currency, Currency};
+use paygate_proto::payments::{CreateWithdrawal, Destination, Withdrawal};
+use paygate_proto::{Environment, ErrorCode, MerchantId, Scope};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry, Outcome};
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::http::list::{ListReply, Page};
+use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
+use crate::idempotency::{self, BodylessKey, IdempotentJson};
+use crate::keyset::{self, Listed};
+use crate::ledger::{self, Account};
+use crate::store::{StoreError, StoreResult};
+use crate::{ids, outbox, wallets};
+
+const COLUMNS: &str =
+    "id, merchant_id, env, amount, currency, destination, status, failure_code, created_at, updated_at, confirmed_at";
+const LISTING: keyset::Listing = keyset::Listing {
+    table: "withdrawals",
+    columns: COLUMNS,
+    sort_columns: keyset::money_sort_columns,
+};
+const MAX_NAME_CHARS: usize = 140;
+
+fn invalid_destination(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidDestination).with_detail(detail.to_owned())
+}
+
+/// Checks a destination for the environment and currency and returns it in
+/// its canonical form (an IBAN without spaces, upper case).
+pub fn check_destination(destination: &Destination, currency: Currency, env: Environment) -> ApiResult<Destination> {
+    match destination {
+        Destination::Bitcoin { address } => {
+            if currency != Currency::BTC {
+                return Err(invalid_destination("A bitcoin destination takes BTC."));
+            }
+            let parsed = Address::from_str(address.trim())
+                .map_err(|_| invalid_destination("The bitcoin address is not valid."))?;
+            let checked = parsed.require_network(wallets::network_of(env)).map_err(|_| {
+                invalid_destination(match env {
+                    Environment::Live => "The bitcoin address is not a main network address.",
+                    Environment::Test => "The bitcoin address is not a test network address.",
+                })
+            })?;
+            Ok(Destination::Bitcoin {
+                address: checked.to_string(),
+            })
+        }
+        Destination::Bank { iban, name } => {
+            if !currency.is_fiat() {
+                return Err(invalid_destination(
+                    "A bank destination takes USD, EUR, GBP, ZAR, NGN or KES.",
+                ));
+            }
+            use iban::IbanLike as _;
+            let parsed = iban::Iban::from_str(iban.trim())
+                .map_err(|_| invalid_destination("The IBAN is not valid (country, length or mod 97 check)."))?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+                return Err(ApiError::field("destination.name", "must be 1 to 140 characters"));
+            }
+            Ok(Destination::Bank {
+                iban: parsed.electronic_str().to_owned(),
+                name: name.to_owned(),
+            })
+        }
+    }
+}
+
+struct Record {
+    id: String,
+    env: Environment,
+    amount: i64,
+    currency: String,
+    destination: String,
+    status: String,
+    failure_code: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    confirmed_at: Option<i64>,
+}
+
+fn record_from_row(row: &AnyRow) -> StoreResult<Record> {
+    let env: String = row.try_get("env")?;
+    Ok(Record {
+        id: row.try_get("id")?,
+        env: Environment::parse(&env).ok_or_else(|| StoreError::Corrupt("withdrawals.env".to_owned()))?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        destination: row.try_get("destination")?,
+        status: row.try_get("status")?,
+        failure_code: row.try_get("failure_code")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        confirmed_at: row.try_get("confirmed_at")?,
+    })
+}
+
+impl Record {
+    fn to_api(&self) -> StoreResult<Withdrawal> {
+        Ok(Withdrawal {
+            id: self.id.clone(),
+            object: "withdrawal".to_owned(),
+            env: self.env,
+            amount: self.amount,
+            currency: self.currency.clone(),
+            destination: serde_json::from_str(&self.destination)
+                .map_err(|_| StoreError::Corrupt("withdrawals.destination".to_owned()))?,
+            status: self.status.clone(),
+            failure_code: self.failure_code.clone(),
+            created_at: rfc3339(self.created_at),
+            updated_at: rfc3339(self.updated_at),
+            confirmed_at: self.confirmed_at.map(rfc3339),
+        })
+    }
+
+    fn currency(&self) -> StoreResult<Currency> {
+        Currency::parse(&self.currency).ok_or_else(|| StoreError::Corrupt("withdrawals.currency".to_owned()))
+    }
+}
+
+async fn load_or_404(conn: &mut AnyConnection, merchant: &MerchantId, env: Environment, id: &str) -> ApiResult<Record> {
+    let sql = format!("SELECT {COLUMNS} FROM withdrawals WHERE id = $1 AND merchant_id = $2 AND env = $3");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .bind(merchant.as_str())
+        .bind(env.as_str())
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    Ok(record_from_row(&row)?)
+}
+
+async fn set_status(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    record: &mut Record,
+    status: &str,
+    event: &str,
+    now: i64,
+) -> ApiResult<Withdrawal> {
+    let confirmed = (status == "paid").then_some(now);
+    sqlx::query(
+        "UPDATE withdrawals SET status = $1, updated_at = $2, confirmed_at = COALESCE($3, confirmed_at) WHERE id = $4",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(confirmed)
+    .bind(&record.id)
+    .execute(&mut *conn)
+    .await?;
+    status.clone_into(&mut record.status);
+    record.updated_at = now;
+    record.confirmed_at = confirmed.or(record.confirmed_at);
+    let object = record.to_api()?;
+    outbox::record_event(conn, merchant, record.env, event, json!(object), now).await?;
+    Ok(object)
+}
+
+#[utoipa::path(post, path = "/v1/withdrawal-requests", tag = "withdrawals", request_body = CreateWithdrawal,
+    responses((status = 200, body = Withdrawal), (status = 400, body = paygate_proto::Problem), (status = 422, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdempotentJson { body, key }: IdempotentJson<CreateWithdrawal>,
+) -> ApiResult<Response> {
+    caller.require(Scope::PayoutsWrite)?;
+    if key.is_none() {
+        return Err(ApiError::new(ErrorCode::IdempotencyKeyRequired));
+    }
+    let mut errors = Vec::new();
+    check_amount("amount", body.amount, &mut errors);
+    let currency = check_currency("currency", &body.currency, &mut errors);
+    let Some(currency) = currency.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let destination = check_destination(&body.destination, currency, caller.env)?;
+    let destination = serde_json::to_string(&destination).map_err(ApiError::internal)?;
+    let amount = body.amount;
+    let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
+    idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
+        Box::pin(async move {
+            // Read inside the writer's transaction: every earlier reservation
+            // is already counted, so concurrent requests cannot overdraw.
+            let available = ledger::balance(&mut *conn, &merchant, env, Account::Available, currency).await?;
+            if available < amount {
+                return Err(ApiError::new(ErrorCode::InsufficientFunds));
+            }
+            let mut record = Record {
+                id: ids::new_id("wd"),
+                env,
+                amount,
+                currency: currency.as_str().to_owned(),
+                destination,
+                status: "pending_approval".to_owned(),
+                failure_code: None,
+                created_at: now,
+                updated_at: now,
+                confirmed_at: None,
+            };
+            let sql =
+                format!("INSERT INTO withdrawals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+            sqlx::query(&sql)
+                .bind(&record.id)
+                .bind(merchant.as_str())
+                .bind(env.as_str())
+                .bind(record.amount)
+                .bind(&record.currency)
+                .bind(&record.destination)
+                .bind(&record.status)
+                .bind(record.failure_code.clone())
+                .bind(record.created_at)
+                .bind(record.updated_at)
+                .bind(record.confirmed_at)
+                .execute(&mut *conn)
+                .await?;
+            ledger::transfer(
+                &mut *conn,
+                &merchant,
+                env,
+                currency,
+                amount,
+                Account::Available,
+                Account::Reserved,
+                now,
+            )
+            .await?;
+            record.updated_at = now;
+            let object = record.to_api()?;
+            outbox::record_event(conn, &merchant, env, "withdrawal.created", json!(object), now).await?;
+            Ok(object)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
+#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/approve", tag = "withdrawals",
+    responses((status = 200, body = Withdrawal), (status = 401, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    BodylessKey(key): BodylessKey,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    decide(state, caller, client_ip, key, id, Decision::Approve).await
+}
+
+#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/reject", tag = "withdrawals",
+    responses((status = 200, body = Withdrawal), (status = 401, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    BodylessKey(key): BodylessKey,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    decide(state, caller, client_ip, key, id, Decision::Reject).await
+}
+
+/// Approves or rejects a pending withdrawal, with its ledger entries, its
+/// events and an audit row, in one transaction.
+async fn decide(
+    state: AppState,
+    caller: Caller,
+    client_ip: ClientIp,
+    key: Option<idempotency::IdempotencyKey>,
+    id: String,
+    decision: Decision,
+) -> ApiResult<Response> {
+    caller.require(Scope::PayoutsApprove)?;
+    caller.require_secret()?;
+    let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
+    let actor = caller.key_prefix.clone();
+    idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
+        Box::pin(async move {
+            let mut record = load_or_404(&mut *conn, &merchant, env, &id).await?;
+            if record.status != "pending_approval" {
+                return Err(ApiError::new(ErrorCode::InvalidState).with_detail(format!(
+                    "A withdrawal that is {} cannot be approved or rejected.",
+                    record.status
+                )));
+            }
+            let currency = record.currency()?;
+            let amount = record.amount;
+            let (action, object) = match decision {
+                Decision::Reject => {
+                    ledger::transfer(
+                        &mut *conn,
+                        &merchant,
+                        env,
+                        currency,
+                        amount,
+                        Account::Reserved,
+                        Account::Available,
+                        now,
+                    )
+                    .await?;
+                    (
+                        "payout.rejected",
+                        set_status(
+                            &mut *conn,
+                            &merchant,
+                            &mut record,
+                            "rejected",
+                            "withdrawal.rejected",
+                            now,
+                        )
+                        .await?,
+                    )
+                }
+                Decision::Approve => {
+                    let approved = set_status(
+                        &mut *conn,
+                        &merchant,
+                        &mut record,
+                        "processing",
+                        "withdrawal.approved",
+                        now,
+                    )
+                    .await?;
+                    // Test mode has no payout rail to wait for: it pays at once.
+                    let object = if env == Environment::Test {
+                        ledger::transfer(
+                            &mut *conn,
+                            &merchant,
+                            env,
+                            currency,
+                            amount,
+                            Account::Reserved,
+                            Account::ExternalPayout,
+                            now,
+                        )
+                        .await?;
+                        set_status(&mut *conn, &merchant, &mut record, "paid", "withdrawal.paid", now).await?
+                    } else {
+                        approved
+                    };
+                    ("payout.approved", object)
+                }
+            };
+            let entry = AuditEntry::new(action, Outcome::Success)
+                .merchant(&merchant, env)
+                .actor(actor)
+                .ip(client_ip.0)
+                .details(json!({ "withdrawal_id": object.id, "amount": amount, "currency": currency.as_str() }));
+            audit::record(conn, &entry, now).await?;
+            Ok(object)
+        })
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/v1/withdrawal-requests/{id}", tag = "withdrawals",
+    responses((status = 200, body = Withdrawal), (status = 404, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<Withdrawal>> {
+    caller.require(Scope::PaymentsRead)?;
+    let mut conn = state.store().pool().acquire().await?;
+    let record = load_or_404(&mut conn, &caller.merchant_id, caller.env, &id).await?;
+    Ok(ApiJson(record.to_api()?))
+}
+
+#[utoipa::path(get, path = "/v1/withdrawal-requests", tag = "withdrawals",
+    responses((status = 200, description = "A page of withdrawals")),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<ApiJson<ListReply<Listed<Withdrawal>>>> {
+    caller.require(Scope::PaymentsRead)?;
+    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+        record_from_row(row)?.to_api()
+    })
+    .await?;
+    Ok(ApiJson(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_checked_for_network_and_mod_97() {
+        let live_btc = Destination::Bitcoin {
+            address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu".to_owned(),
+        };
+        assert!(check_destination(&live_btc, Currency::BTC, Environment::Live).is_ok());
+        assert_eq!(
+            check_destination(&live_btc, Currency::BTC, Environment::Test)
+                .err()
+                .unwrap()
+                .code(),
+            ErrorCode::InvalidDestination
+        );
+        assert!(check_destination(&live_btc, Currency::USD, Environment::Live).is_err());
+        let iban = |iban: &str| Destination::Bank {
+            iban: iban.to_owned(),
+            name: "Ada Lovelace".to_owned(),
+        };
+        let ok = check_destination(&iban("GB82 WEST 1234 5698 7654 32"), Currency::GBP, Environment::Live).unwrap();
+        assert_eq!(ok, iban("GB82WEST12345698765432"));
+        assert!(check_destination(&iban("GB83WEST12345698765432"), Currency::GBP, Environment::Live).is_err());
+        assert!(check_destination(&iban("GB82WEST12345698765432"), Currency::BTC, Environment::Live).is_err());
+    }
+}
