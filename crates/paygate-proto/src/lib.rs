@@ -11,6 +11,7 @@ pub mod headers;
 pub mod scopes;
 pub mod signing;
 pub mod types;
+pub mod webhooks;
 
 pub use credentials::{ApiKey, ApiSecret, CredentialError, Environment, MerchantId};
 pub use error::{ErrorCode, FieldError, Problem};

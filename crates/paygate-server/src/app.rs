@@ -17,7 +17,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, health, openapi};
+use crate::{api_keys, auth, balance, docs, health, openapi, webhooks};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -27,6 +27,7 @@ struct Inner {
     store: Store,
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
+    webhooks: crate::webhooks::Webhooks,
 }
 
 impl AppState {
@@ -36,6 +37,7 @@ impl AppState {
             store,
             master_key,
             clock,
+            webhooks: crate::webhooks::Webhooks::default(),
         }))
     }
 
@@ -51,6 +53,11 @@ impl AppState {
         &self.0.master_key
     }
 
+    /// The webhook worker's handle: its resolver and its wake-up call.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.0.webhooks
+    }
+
     /// Now, as Unix seconds, from the configured clock.
     pub fn now(&self) -> i64 {
         self.0.clock.unix()
@@ -62,6 +69,23 @@ pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
         .route("/v1/api-keys", post(api_keys::create))
+        .route(
+            "/v1/webhook-endpoints",
+            post(webhooks::endpoints::create).get(webhooks::endpoints::list),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            get(webhooks::endpoints::get).delete(webhooks::endpoints::delete),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/secret/rotate",
+            post(webhooks::endpoints::rotate),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/deliveries",
+            get(webhooks::endpoints::deliveries),
+        )
+        .route("/v1/events/{id}/redeliver", post(webhooks::endpoints::redeliver))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()

@@ -22,3 +22,4 @@ pub mod outbox;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

@@ -100,6 +100,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         None => (None, None),
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
+    crate::webhooks::worker::spawn(state.clone(), shutdown_rx.clone()).context("the webhook worker could not start")?;
     let app = router(state.clone());
     let task = tokio::spawn(listener::serve(listener, tls_config, app, shutdown_rx));
     tracing::info!(listen = %local_addr, "listening");
