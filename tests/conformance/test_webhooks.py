@@ -255,3 +255,21 @@ def test_a_server_killed_during_a_retry_wait_delivers_after_restart(server_facto
         again.wait(timeout=15)
     assert second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
     verify_all_ways(endpoint["secret"], second)
+
+
+def test_a_delivery_ends_after_the_schedule(server_factory, receiver_factory):
+    server = server_factory(env={**PRIVATE, "PAYGATE_WEBHOOKS__RETRY_SCHEDULE_SECS": "[1, 1]"})
+    receiver = receiver_factory(answers=(500,))
+    endpoint = create_endpoint(server, receiver.url)
+    emit_event(server)
+    receiver.wait_for(3, timeout=15)
+    time.sleep(3.5)
+    assert len(receiver.requests) == 3, "one attempt and two retries, then no more"
+    log = server.session().get(server.url(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries")).json()
+    [delivery] = log["data"]
+    assert delivery["status"] == "failed"
+    assert delivery["next_attempt_at"] is None
+    assert len(delivery["attempts"]) == 3
+    # The endpoint itself stays enabled: the next event is tried afresh.
+    got = server.session().get(server.url(f"/v1/webhook-endpoints/{endpoint['id']}")).json()
+    assert got["status"] == "enabled"

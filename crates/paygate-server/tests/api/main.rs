@@ -10,3 +10,4 @@ mod credentials;
 mod errors;
 mod keys;
 mod transport;
+mod webhooks;
