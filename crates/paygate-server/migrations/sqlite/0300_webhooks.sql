@@ -45,6 +45,7 @@ CREATE TABLE webhook_deliveries (
     updated_at       INTEGER NOT NULL
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, status, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at, id);
 CREATE INDEX webhook_deliveries_lease ON webhook_deliveries (lease_token);
 

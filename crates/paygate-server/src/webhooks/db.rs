@@ -287,14 +287,59 @@ pub async fn undispatched_events(conn: &mut AnyConnection, limit: i64) -> StoreR
         .collect()
 }
 
-/// Marks an event planned. False when another worker got there first.
-pub async fn mark_dispatched(conn: &mut AnyConnection, event_id: &str, now: i64) -> StoreResult<bool> {
-    let done = sqlx::query("UPDATE events SET dispatched_at = $1 WHERE id = $2 AND dispatched_at IS NULL")
-        .bind(now)
-        .bind(event_id)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Marks events planned; returns those this call marked (another worker
+/// may have got to some first).
+pub async fn mark_dispatched(conn: &mut AnyConnection, event_ids: &[&str], now: i64) -> StoreResult<Vec<String>> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (2..event_ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "UPDATE events SET dispatched_at = $1 WHERE dispatched_at IS NULL AND id IN ({}) RETURNING id",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(now);
+    for id in event_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?)
+}
+
+/// A delivery to plan: (endpoint, event, merchant, env).
+pub type PlannedDelivery<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// Plans deliveries, due at once, a few hundred rows per statement.
+pub async fn insert_deliveries(conn: &mut AnyConnection, rows: &[PlannedDelivery<'_>], now: i64) -> StoreResult<()> {
+    for chunk in rows.chunks(100) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5 + 2;
+                format!(
+                    "(${b}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1, $1)",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, env, status, attempts, \
+             next_attempt_at, created_at, updated_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for (endpoint, event, merchant, env) in chunk {
+            query = query
+                .bind(crate::ids::new_id("dlv"))
+                .bind(*endpoint)
+                .bind(*event)
+                .bind(*merchant)
+                .bind(*env);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The event as stored, for one merchant and environment.
@@ -354,51 +399,52 @@ pub struct Claimed {
     pub payload: String,
 }
 
-/// Claims up to `limit` due deliveries, at most `per_endpoint` for any one
-/// endpoint and none for the endpoints in `busy`, by leasing them to
-/// `token` until `lease_until`. Suspended merchants' deliveries wait.
-#[allow(clippy::too_many_arguments)]
-pub async fn claim(
+/// Endpoints that have deliveries due and unleased, at most `limit`.
+pub async fn due_endpoints(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+    let ids = sqlx::query_scalar(
+        "SELECT DISTINCT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (lease_until IS NULL OR lease_until < $1) LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids)
+}
+
+/// Leases up to `limit` of an endpoint's due deliveries to `token` until
+/// `lease_until`, oldest first. Suspended merchants' deliveries wait. The
+/// outer predicate re-checks the lease, so two workers on PostgreSQL (READ
+/// COMMITTED re-evaluates it) never both win a row; `FOR UPDATE SKIP
+/// LOCKED` in the inner select there would only spare them the wait.
+pub async fn claim_for_endpoint(
     conn: &mut AnyConnection,
     token: &str,
+    endpoint_id: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
-    per_endpoint: i64,
-    busy: &[String],
-) -> StoreResult<Vec<Claimed>> {
-    let busy_clause = if busy.is_empty() {
-        String::new()
-    } else {
-        let marks: Vec<String> = (0..busy.len()).map(|i| format!("${}", i + 6)).collect();
-        format!("AND d.endpoint_id NOT IN ({})", marks.join(", "))
-    };
-    // The outer predicate re-checks the lease, so two workers on PostgreSQL
-    // (READ COMMITTED re-evaluates it on conflict) never both win a row;
-    // SKIP LOCKED there would only save them the wait.
-    let sql = format!(
+) -> StoreResult<u64> {
+    let claimed = sqlx::query(
         "UPDATE webhook_deliveries SET lease_token = $1, lease_until = $2 \
-         WHERE status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-         AND id IN (SELECT id FROM (SELECT d.id, d.next_attempt_at, ROW_NUMBER() OVER \
-           (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn \
-           FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id \
-           WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
-           AND (d.lease_until IS NULL OR d.lease_until < $3) AND m.status = 'active' {busy_clause}) ranked \
-         WHERE rn <= $5 ORDER BY next_attempt_at LIMIT $4)"
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(token)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .bind(per_endpoint);
-    for id in busy {
-        query = query.bind(id);
-    }
-    let claimed = query.execute(&mut *conn).await?;
-    if claimed.rows_affected() == 0 {
-        return Ok(Vec::new());
-    }
+         WHERE (lease_until IS NULL OR lease_until < $3) AND id IN (SELECT id FROM webhook_deliveries \
+           WHERE endpoint_id = $4 AND status = 'pending' AND next_attempt_at <= $3 \
+           AND (lease_until IS NULL OR lease_until < $3) \
+           AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active') \
+           ORDER BY next_attempt_at LIMIT $5)",
+    )
+    .bind(token)
+    .bind(lease_until)
+    .bind(now)
+    .bind(endpoint_id)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(claimed.rows_affected())
+}
+
+/// The deliveries leased to `token`, with what sending them needs.
+pub async fn claimed_by(conn: &mut AnyConnection, token: &str) -> StoreResult<Vec<Claimed>> {
     let rows = sqlx::query(
         "SELECT d.id, d.endpoint_id, d.event_id, d.env, d.attempts, e.url, e.secret_key_id, e.secret_sealed, \
          e.previous_key_id, e.previous_sealed, e.previous_expires_at, ev.payload \
