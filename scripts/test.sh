@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and black-box tests (real server, real TLS,
 # temporary SQLite), doc tests, then the suites in tests/ that use
-# third-party clients, each installing what it needs on first use.
+# third-party clients and the browser SDK's suite in sdk/js, each installing
+# what it needs on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ else
 fi
 cargo test --workspace --doc --quiet
 
-for suite in tests/*/run.sh; do
+for suite in tests/*/run.sh sdk/*/run.sh; do
   [ -e "$suite" ] || continue
   echo "== $suite"
   bash "$suite"

@@ -40,6 +40,7 @@ def start_server(env=None):
     data_dir = tempfile.mkdtemp(prefix="paygate-conformance-")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
     full_env["PAYGATE_LISTEN"] = "127.0.0.1:0"
+    full_env["PAYGATE_ADMIN_LISTEN"] = "127.0.0.1:0"
     full_env.update(env or {})
     process = subprocess.Popen(
         [binary, "--json", "--data-dir", data_dir, "serve"],

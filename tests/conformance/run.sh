@@ -6,15 +6,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-venv="${PAYGATE_VENV:-$HOME/.cache/paygate-venv}"
-if [ ! -x "$venv/bin/python" ]; then
+# One virtualenv per version of requirements.txt, so checkouts with
+# different requirements never reinstall over each other.
+want="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
+venv="${PAYGATE_VENV:-$HOME/.cache/paygate-venv-$want}"
+if [ ! -f "$venv/.complete" ]; then
+  rm -rf "$venv"
   python3 -m venv "$venv"
-fi
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-stamp="$venv/.paygate-requirements"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  echo "$want" > "$stamp"
+  touch "$venv/.complete"
 fi
 
 (cd "$root" && cargo build --quiet -p paygate-server --bin paygate)

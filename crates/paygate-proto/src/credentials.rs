@@ -146,13 +146,7 @@ impl ApiKey {
 
     /// Checks the prefix, length, alphabet and checksum. No lookup.
     pub fn parse(value: &str) -> Result<Self, CredentialError> {
-        let (environment, body) = if let Some(body) = value.strip_prefix("sk_test_") {
-            (Environment::Test, body)
-        } else if let Some(body) = value.strip_prefix("sk_live_") {
-            (Environment::Live, body)
-        } else {
-            return Err(CredentialError::Malformed);
-        };
+        let (environment, body) = split_environment(value, "sk")?;
         if body.len() != KEY_RANDOM_LEN + KEY_CHECKSUM_LEN || !body.bytes().all(is_base62) {
             return Err(CredentialError::Malformed);
         }
@@ -206,6 +200,22 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// Splits `{kind}_test_…` / `{kind}_live_…` into the environment and the rest.
+fn split_environment<'a>(value: &'a str, kind: &str) -> Result<(Environment, &'a str), CredentialError> {
+    let rest = value
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or(CredentialError::Malformed)?;
+    [Environment::Test, Environment::Live]
+        .into_iter()
+        .find_map(|env| {
+            rest.strip_prefix(env.as_str())
+                .and_then(|r| r.strip_prefix('_'))
+                .map(|body| (env, body))
+        })
+        .ok_or(CredentialError::Malformed)
+}
+
 fn is_base62(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
@@ -230,13 +240,7 @@ pub struct ApiSecret {
 
 impl ApiSecret {
     pub fn parse(value: &str) -> Result<Self, CredentialError> {
-        let (environment, body) = if let Some(body) = value.strip_prefix("sec_test_") {
-            (Environment::Test, body)
-        } else if let Some(body) = value.strip_prefix("sec_live_") {
-            (Environment::Live, body)
-        } else {
-            return Err(CredentialError::Malformed);
-        };
+        let (environment, body) = split_environment(value, "sec")?;
         let decoded = URL_SAFE_NO_PAD.decode(body).map_err(|_| CredentialError::Malformed)?;
         if body.len() != SECRET_ENCODED_LEN || decoded.len() != SECRET_BYTES {
             return Err(CredentialError::Malformed);
@@ -285,6 +289,28 @@ pub fn contains_server_credential(text: &str) -> bool {
     ["sk_test_", "sk_live_", "sec_test_", "sec_live_"]
         .iter()
         .any(|prefix| text.contains(prefix))
+}
+
+/// A bearer token for browsers and sockets: `prefix` + 43 base64url
+/// characters (32 random bytes), e.g. `wst_…` or `cst_…`. Stored as a hash.
+pub fn generate_opaque_token(prefix: &str, rng: &mut (impl RngCore + CryptoRng)) -> SecretString {
+    let mut bytes = [0u8; SECRET_BYTES];
+    rng.fill_bytes(&mut bytes);
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    zeroize::Zeroize::zeroize(&mut bytes);
+    SecretString::from(token)
+}
+
+/// Whether `value` has the shape of an opaque token with `prefix`.
+pub fn is_opaque_token(value: &str, prefix: &str) -> bool {
+    value.strip_prefix(prefix).is_some_and(|body| {
+        body.len() == SECRET_ENCODED_LEN && URL_SAFE_NO_PAD.decode(body).is_ok_and(|b| b.len() == SECRET_BYTES)
+    })
+}
+
+/// The hex SHA-256 under which an opaque token is stored.
+pub fn token_hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod credentials;
 pub mod error;
 pub mod headers;
+pub mod realtime;
 pub mod scopes;
 pub mod signing;
 pub mod types;

@@ -18,6 +18,7 @@
 
 mod client;
 mod error;
+pub mod scan;
 
 pub use client::{Client, ClientBuilder, RawResponse};
 pub use error::{ApiError, Error};

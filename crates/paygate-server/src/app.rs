@@ -2,6 +2,7 @@
 //! transport, authentication and resources together.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -10,6 +11,7 @@ use axum::Router;
 use paygate_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -17,7 +19,7 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, health, openapi, webhooks};
+use crate::{api_keys, auth, balance, docs, health, openapi, realtime, webhooks};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -28,6 +30,7 @@ struct Inner {
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
     webhooks: crate::webhooks::Webhooks,
+    realtime: crate::realtime::RealtimeHub,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
             master_key,
             clock,
             webhooks: crate::webhooks::Webhooks::default(),
+            realtime: Default::default(),
         }))
     }
 
@@ -56,6 +60,11 @@ impl AppState {
     /// The webhook worker's handle: its resolver and its wake-up call.
     pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
         &self.0.webhooks
+    }
+
+    /// This instance's realtime sockets.
+    pub fn realtime(&self) -> &crate::realtime::RealtimeHub {
+        &self.0.realtime
     }
 
     /// Now, as Unix seconds, from the configured clock.
@@ -86,13 +95,15 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::endpoints::deliveries),
         )
         .route("/v1/events/{id}/redeliver", post(webhooks::endpoints::redeliver))
+        .route("/v1/realtime/tokens", post(realtime::create_token))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/docs/errors", get(docs::errors))
-        .route("/v1/openapi.json", get(openapi::document));
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/v1/realtime", get(realtime::connect));
 
     Router::new()
         .merge(open)
@@ -100,6 +111,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config().connections.body_timeout_secs,
+        )))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))

@@ -264,6 +264,7 @@ fn print_banner(running: &serve::Running, as_json: bool) {
         let value = json!({
             "event": "listening",
             "listen": addr.to_string(),
+            "admin_listen": running.admin_addr.to_string(),
             "url": base_url,
             "cert_path": running.certificate.as_ref().map(|c| c.path.display().to_string()),
             "cert_sha256": running.certificate.as_ref().map(|c| c.sha256_fingerprint.clone()),
@@ -274,7 +275,10 @@ fn print_banner(running: &serve::Running, as_json: bool) {
         println!("{value}");
         return;
     }
-    println!("Paygate is listening on {base_url}");
+    println!(
+        "Paygate is listening on {base_url} (metrics on http://{}/metrics)",
+        running.admin_addr
+    );
     if let Some(cert) = &running.certificate {
         println!(
             "TLS certificate: {}\n  SHA-256 fingerprint: {}",

@@ -25,6 +25,7 @@ const CONFIG_KEYS: &[&str] = &[
     "idempotency",
     "webhooks",
     "smtp",
+    "connections",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +44,7 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     pub webhooks: WebhookConfig,
     pub smtp: SmtpConfig,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             webhooks: WebhookConfig::default(),
             smtp: SmtpConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -229,6 +232,38 @@ impl Default for SmtpConfig {
     }
 }
 
+/// Protection against slow clients and connection floods.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// From accept to a completed TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// For a request's headers to arrive once they have begun.
+    pub header_timeout_secs: u64,
+    /// For a request body to arrive.
+    pub body_timeout_secs: u64,
+    /// A connection with no request in progress is closed after this long,
+    /// however slowly it trickles bytes.
+    pub idle_timeout_secs: u64,
+    /// Open connections per client IP (IPv6 per /64); trusted proxies are exempt.
+    pub max_per_ip: u32,
+    /// Open connections in all.
+    pub max_total: u32,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout_secs: 10,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_per_ip: 256,
+            max_total: 10_000,
+        }
+    }
+}
+
 /// A configuration problem, naming the key and how to fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {key}: {message}")]
@@ -337,6 +372,19 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        let c = &self.connections;
+        for (name, value) in [
+            ("handshake_timeout_secs", c.handshake_timeout_secs),
+            ("header_timeout_secs", c.header_timeout_secs),
+            ("body_timeout_secs", c.body_timeout_secs),
+            ("idle_timeout_secs", c.idle_timeout_secs),
+            ("max_per_ip", u64::from(c.max_per_ip)),
+            ("max_total", u64::from(c.max_total)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(format!("connections.{name}"), "must be at least 1"));
+            }
         }
         if !self.database_url.is_empty()
             && !self.database_url.starts_with("postgres://")

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Paygate API", version = "1", description = "The merchant API of Paygate, a self-hostable payment gateway."),
-    paths(crate::balance::get_balance, crate::api_keys::create, crate::health::healthz, crate::health::readyz,
+    paths(crate::balance::get_balance, crate::api_keys::create, crate::realtime::create_token, crate::health::healthz, crate::health::readyz,
         crate::webhooks::endpoints::create, crate::webhooks::endpoints::list, crate::webhooks::endpoints::get,
         crate::webhooks::endpoints::delete, crate::webhooks::endpoints::rotate, crate::webhooks::endpoints::deliveries,
         crate::webhooks::endpoints::redeliver),

@@ -33,6 +33,8 @@ pub struct ServeOptions {
 /// A running server.
 pub struct Running {
     pub local_addr: SocketAddr,
+    /// The admin listener (`/metrics`).
+    pub admin_addr: SocketAddr,
     pub certificate: Option<tls::CertificateInfo>,
     /// The sandbox merchant's first key, on the start that created it.
     pub sandbox: Option<IssuedKey>,
@@ -83,6 +85,10 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {} (listen)", config.listen))?;
     let local_addr = listener.local_addr()?;
+    let admin = crate::metrics::bind_admin(config.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin_listen)", config.admin_listen))?;
+    let admin_addr = admin.local_addr()?;
     let state = open_state(config, master_key, clock).await?;
     let sandbox_master_key = state.master_key().is_sandbox_file();
     if sandbox_master_key {
@@ -102,10 +108,16 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     crate::webhooks::worker::spawn(state.clone(), shutdown_rx.clone()).context("the webhook worker could not start")?;
     let app = router(state.clone());
-    let task = tokio::spawn(listener::serve(listener, tls_config, app, shutdown_rx));
+    tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));
+    tokio::spawn(crate::metrics::serve_admin(admin, state.clone(), shutdown_rx.clone()));
+    let listener_state = state.clone();
+    let task = tokio::spawn(async move {
+        listener::serve(listener, tls_config, app, listener_state.config(), shutdown_rx).await;
+    });
     tracing::info!(listen = %local_addr, "listening");
     Ok(Running {
         local_addr,
+        admin_addr,
         certificate,
         sandbox,
         sandbox_master_key,

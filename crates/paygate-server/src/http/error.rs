@@ -72,6 +72,12 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(err: crate::crypto::CryptoError) -> Self {
         Self::internal(err)

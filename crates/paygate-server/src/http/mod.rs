@@ -2,6 +2,7 @@
 //! request ids, security headers, the client IP and the JSON extractor.
 
 pub mod client_ip;
+pub mod connections;
 pub mod error;
 pub mod json;
 pub mod list;

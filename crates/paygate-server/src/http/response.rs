@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
@@ -26,6 +26,11 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
     let request_id = ids::request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let tls_off = state.config().tls.mode == crate::config::TlsMode::Off;
     let mut response = match client_ip::assign(&mut req, tls_off, |ip| state.config().is_trusted_proxy(ip)) {
         Ok(()) => {
@@ -34,8 +39,15 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
         }
         Err(err) => err.into_response(),
     };
-    render_problem(&mut response, &request_id);
+    let error_code = render_problem(&mut response, &request_id);
     set_security_headers(&mut response, &request_id);
+    crate::metrics::record_request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        error_code.map(ErrorCode::as_str),
+        started.elapsed(),
+    );
     tracing::info!(
         target: "paygate::access",
         request_id = %request_id,
@@ -52,7 +64,14 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
 pub async fn https_required() -> Response {
     let mut response = ApiError::new(ErrorCode::HttpsRequired).into_response();
     let request_id = ids::request_id();
-    render_problem(&mut response, &request_id);
+    let code = render_problem(&mut response, &request_id);
+    crate::metrics::record_request(
+        "plain_http",
+        "-",
+        400,
+        code.map(ErrorCode::as_str),
+        std::time::Duration::ZERO,
+    );
     set_security_headers(&mut response, &request_id);
     response
         .headers_mut()
@@ -60,7 +79,8 @@ pub async fn https_required() -> Response {
     response
 }
 
-fn render_problem(response: &mut Response, request_id: &str) {
+/// Renders a pending or foreign error as problem+json; returns its code.
+fn render_problem(response: &mut Response, request_id: &str) -> Option<ErrorCode> {
     let pending = response.extensions_mut().remove::<PendingProblem>();
     let is_problem = response
         .headers()
@@ -70,11 +90,11 @@ fn render_problem(response: &mut Response, request_id: &str) {
         Some(PendingProblem(error)) => error,
         None if response.status().is_client_error() || response.status().is_server_error() => {
             if is_problem {
-                return;
+                return None;
             }
             std::sync::Arc::new(ApiError::new(code_for_status(response.status())))
         }
-        None => return,
+        None => return None,
     };
     if let Some(cause) = &error.cause {
         tracing::error!(request_id = %request_id, code = error.code.as_str(), cause = %cause, "request failed");
@@ -93,6 +113,7 @@ fn render_problem(response: &mut Response, request_id: &str) {
     if let Some(secs) = error.retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from(secs));
     }
+    Some(error.code)
 }
 
 /// The catalog code for a status produced outside our handlers.

@@ -17,7 +17,7 @@ impl Store {
     /// Sums of the merchant's `available`, `pending` and `reserved` accounts.
     pub async fn balances(&self, merchant: &MerchantId, env: Environment) -> StoreResult<Vec<BalanceRow>> {
         let rows = sqlx::query(
-            "SELECT account, currency, SUM(amount) AS total FROM ledger_entries \
+            "SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_entries \
              WHERE merchant_id = $1 AND env = $2 AND account IN ('available', 'pending', 'reserved') \
              GROUP BY account, currency ORDER BY currency, account",
         )

@@ -144,11 +144,7 @@ impl Store {
 async fn store_migrate(store: &Store) -> StoreResult<()> {
     match store.backend {
         Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&store.pool).await?,
-        Backend::Postgres => {
-            return Err(StoreError::Corrupt(
-                "PostgreSQL support is not part of this build yet; leave database_url empty to use SQLite".to_owned(),
-            ))
-        }
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&store.pool).await?,
     }
     Ok(())
 }

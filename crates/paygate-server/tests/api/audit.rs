@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{paygate, spawn_app, TestApp};
+use crate::support::{spawn_app, TestApp};
 
 async fn create_keys(app: &TestApp, n: usize) {
     for i in 0..n {
@@ -21,10 +21,7 @@ async fn create_keys(app: &TestApp, n: usize) {
 }
 
 async fn verify(app: &TestApp) -> (bool, Value) {
-    let data_dir = app.data_dir.clone();
-    let output = tokio::task::spawn_blocking(move || paygate(&data_dir, &["--json", "audit", "verify"], &[]))
-        .await
-        .expect("join");
+    let output = tokio::task::block_in_place(|| app.cli(&["--json", "audit", "verify"]));
     let report: Value = serde_json::from_slice(&output.stdout).expect("json report");
     (output.status.success(), report)
 }
@@ -60,7 +57,7 @@ async fn key_creation_is_audited_and_emits_its_event() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_passes_on_a_clean_chain_and_names_an_edited_row() {
     let app = spawn_app().await;
     create_keys(&app, 4).await;
@@ -78,7 +75,7 @@ async fn verify_passes_on_a_clean_chain_and_names_an_edited_row() {
     assert_eq!(report["seq"], 3, "{report}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn verify_finds_removed_and_reordered_rows() {
     let app = spawn_app().await;
     create_keys(&app, 5).await;

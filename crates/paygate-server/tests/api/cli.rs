@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{paygate, ServeProcess};
+use crate::support::{fresh_database_url_blocking, paygate, ServeProcess};
 
 fn json_line(output: &std::process::Output) -> Value {
     assert!(
@@ -20,6 +20,10 @@ fn json_line(output: &std::process::Output) -> Value {
 #[test]
 fn merchant_and_key_commands_print_json() {
     let dir = tempfile::tempdir().expect("dir");
+    let database_url = fresh_database_url_blocking();
+    let paygate = |dir: &std::path::Path, args: &[&str], _: &[(&str, &str)]| {
+        paygate(dir, args, &[("PAYGATE_DATABASE_URL", &database_url)])
+    };
     let merchant = json_line(&paygate(
         dir.path(),
         &[

@@ -5,7 +5,7 @@ use paygate_proto::{ApiKey, Environment, ErrorCode, MerchantId};
 use paygate_server::keys::{issue_key, KeySpec};
 use serde_json::Value;
 
-use crate::support::{paygate, spawn_app};
+use crate::support::spawn_app;
 
 fn tamper(key: &str) -> String {
     let mut chars: Vec<char> = key.chars().collect();
@@ -106,7 +106,7 @@ async fn unknown_revoked_expired_and_foreign_keys_are_all_invalid_api_key() {
     assert_eq!(matching.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn revocation_takes_effect_on_the_next_request() {
     let app = spawn_app().await;
     let sdk = app.sdk();
@@ -116,10 +116,7 @@ async fn revocation_takes_effect_on_the_next_request() {
         .fetch_one(&db)
         .await
         .expect("id");
-    let data_dir = app.data_dir.clone();
-    let output = tokio::task::spawn_blocking(move || paygate(&data_dir, &["--json", "keys", "revoke", &id], &[]))
-        .await
-        .expect("join");
+    let output = tokio::task::block_in_place(|| app.cli(&["--json", "keys", "revoke", &id]));
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let err = sdk.balance().await.expect_err("revoked");
     assert_eq!(err.code(), Some(ErrorCode::InvalidApiKey));
@@ -145,10 +142,10 @@ async fn test_and_live_never_mix() {
     // Money in the test environment only.
     let db = app.raw_db().await;
     for (account, amount) in [("available", 5000), ("external:test", -5000)] {
-        sqlx::query("INSERT INTO ledger_entries (merchant_id, env, transaction_id, account, currency, amount, created_at) VALUES (?, 'test', 'txn_1', ?, 'USD', ?, 0)")
+        sqlx::query("INSERT INTO ledger_entries (merchant_id, env, transaction_id, account, currency, amount, created_at) VALUES ($1, 'test', 'txn_1', $2, 'USD', $3, 0)")
             .bind(&app.merchant_id)
             .bind(account)
-            .bind(amount)
+            .bind(amount as i64)
             .execute(&db)
             .await
             .expect("insert");
@@ -206,9 +203,18 @@ async fn the_secret_is_checked_when_sent_and_stored_encrypted() {
         );
     }
     // At rest: the key only as a hash, the secret only sealed.
-    let db_bytes = std::fs::read(app.db_path()).expect("db");
-    let wal = std::fs::read(app.data_dir.join("paygate.db-wal")).unwrap_or_default();
-    for haystack in [&db_bytes, &wal] {
+    let db = app.raw_db().await;
+    let (hash, prefix, sealed): (String, String, Vec<u8>) =
+        sqlx::query_as("SELECT key_hash, prefix, secret_sealed FROM api_keys")
+            .fetch_one(&db)
+            .await
+            .expect("row");
+    let mut stored = [hash.as_bytes(), prefix.as_bytes(), &sealed].concat();
+    if !app.is_postgres() {
+        stored.extend(std::fs::read(app.db_path()).expect("db"));
+        stored.extend(std::fs::read(app.data_dir.join("paygate.db-wal")).unwrap_or_default());
+    }
+    for haystack in [&stored] {
         for needle in [app.key.as_bytes(), app.secret.as_bytes()] {
             assert!(
                 !haystack.windows(needle.len()).any(|w| w == needle),

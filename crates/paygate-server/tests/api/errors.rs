@@ -190,7 +190,8 @@ async fn an_internal_failure_is_opaque_and_logged_under_its_request_id() {
     let app = spawn_app().await;
     // Damage the stored secret of the sandbox key, as disk corruption would.
     let db = app.raw_db().await;
-    sqlx::query("UPDATE api_keys SET secret_sealed = X'00112233445566778899AABBCCDDEEFF00'")
+    sqlx::query("UPDATE api_keys SET secret_sealed = $1")
+        .bind(vec![0x5a_u8; 40])
         .execute(&db)
         .await
         .expect("update");

@@ -9,5 +9,8 @@ mod cli;
 mod credentials;
 mod errors;
 mod keys;
+mod metrics;
+mod realtime;
+mod slow_clients;
 mod transport;
 mod webhooks;

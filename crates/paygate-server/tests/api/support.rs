@@ -14,6 +14,8 @@ use tempfile::TempDir;
 
 pub struct TestApp {
     pub running: Running,
+    /// Empty for SQLite in `data_dir`, else the PostgreSQL database of this app.
+    pub database_url: String,
     pub base_url: String,
     pub ca_pem: Vec<u8>,
     pub merchant_id: String,
@@ -31,12 +33,15 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().join("data"),
+        database_url: fresh_database_url().await,
         ..Config::default()
     };
     adjust(&mut config);
     config.validate().expect("test config is valid");
     let data_dir = config.data_dir.clone();
+    let database_url = config.database_url.clone();
     let running = serve::start(ServeOptions {
         config,
         clock: Arc::new(SystemClock),
@@ -59,6 +64,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         key: sandbox.key.expose().to_owned(),
         secret: sandbox.secret.expose().to_owned(),
         data_dir,
+        database_url,
         running,
         _dir: dir,
     }
@@ -95,13 +101,66 @@ impl TestApp {
         self.data_dir.join("paygate.db")
     }
 
-    /// Opens the server's SQLite database directly, as an operator (or an
-    /// attacker with disk access) could.
-    pub async fn raw_db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path().display()))
-            .await
-            .expect("sqlite")
+    pub fn is_postgres(&self) -> bool {
+        !self.database_url.is_empty()
     }
+
+    /// Opens the server's database directly, as an operator (or an attacker
+    /// with access to it) could. Queries use `$N` placeholders, which both
+    /// backends accept.
+    pub async fn raw_db(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = if self.is_postgres() {
+            self.database_url.clone()
+        } else {
+            format!("sqlite://{}", self.db_path().display())
+        };
+        sqlx::AnyPool::connect(&url).await.expect("database")
+    }
+
+    /// Runs the `paygate` CLI against this app's data directory and database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        paygate(&self.data_dir, args, &[("PAYGATE_DATABASE_URL", &self.database_url)])
+    }
+}
+
+/// The database for one app: empty (SQLite in its data directory) unless
+/// `PAYGATE_TEST_DATABASE_URL` names a PostgreSQL server, on which a new
+/// database is then created, so every app starts from nothing.
+pub async fn fresh_database_url() -> String {
+    let Ok(admin_url) = std::env::var("PAYGATE_TEST_DATABASE_URL") else {
+        return String::new();
+    };
+    if admin_url.is_empty() {
+        return String::new();
+    }
+    sqlx::any::install_default_drivers();
+    let name = format!("paygate_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::AnyPool::connect(&admin_url)
+        .await
+        .expect("PAYGATE_TEST_DATABASE_URL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _db)| server);
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// [`fresh_database_url`] for synchronous tests.
+pub fn fresh_database_url_blocking() -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(fresh_database_url())
 }
 
 /// Runs the `paygate` binary to completion.
@@ -111,7 +170,8 @@ pub fn paygate(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> std::pr
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
-        .env_remove("PAYGATE_MASTER_KEY");
+        .env_remove("PAYGATE_MASTER_KEY")
+        .env_remove("PAYGATE_DATABASE_URL");
     for (k, v) in envs {
         command.env(k, v);
     }
@@ -135,6 +195,8 @@ impl ServeProcess {
             .arg(data_dir.path())
             .args(["--json", "serve"])
             .env("PAYGATE_LISTEN", "127.0.0.1:0")
+            .env("PAYGATE_ADMIN_LISTEN", "127.0.0.1:0")
+            .env("PAYGATE_DATABASE_URL", fresh_database_url_blocking())
             .env_remove("PAYGATE_MASTER_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -179,4 +241,24 @@ impl ServeProcess {
         let _ = self.child.wait();
         logs
     }
+}
+
+/// A TLS connection to the server that trusts its generated CA.
+pub async fn tls_connect(
+    ca_pem: &[u8],
+    server: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    connector.connect(name, tcp).await.expect("tls")
 }

@@ -1,0 +1,303 @@
+//! Realtime: single-use socket tokens minted server to server, and the
+//! WebSocket that pushes the merchant's events (the same objects webhooks
+//! deliver) as they are committed.
+//!
+//! A pump tails the outbox table and broadcasts each new event to this
+//! instance's sockets. Every instance tails the shared database, so an event
+//! made on one instance reaches sockets held by any other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use paygate_proto::credentials::{generate_opaque_token, is_opaque_token, token_hash};
+use paygate_proto::realtime::{CreateRealtimeToken, RealtimeToken};
+use paygate_proto::{Environment, ErrorCode, Scope};
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::Row as _;
+use tokio::sync::{broadcast, watch, Notify};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::http::{ApiError, ApiJson, ApiResult};
+use crate::store::{Store, StoreResult};
+
+/// How long a minted token can wait to be used.
+pub const WS_TOKEN_TTL_SECS: i64 = 60;
+const WS_TOKEN_PREFIX: &str = "wst_";
+const POLL_EVERY: Duration = Duration::from_millis(100);
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// An event as committed, ready to push.
+#[derive(Debug)]
+pub struct Pushed {
+    merchant_id: String,
+    env: String,
+    payload: String,
+    /// The ids the event's object names (its own and its checkout session's).
+    related: Vec<String>,
+}
+
+/// The fan-out point of this instance's sockets.
+pub struct RealtimeHub {
+    sender: broadcast::Sender<Arc<Pushed>>,
+    wake: Notify,
+}
+
+impl Default for RealtimeHub {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(4096).0,
+            wake: Notify::new(),
+        }
+    }
+}
+
+impl RealtimeHub {
+    /// Asks the pump to look for new events now rather than at its next tick.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Tails the outbox from its current end and broadcasts what is new, until
+/// `shutdown` turns true.
+pub async fn run_pump(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut last_seq = match latest_seq(state.store()).await {
+        Ok(seq) => seq,
+        Err(err) => {
+            tracing::error!(error = %err, "realtime pump could not start");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = state.realtime().wake.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        match events_after(state.store(), last_seq).await {
+            Ok(events) => {
+                for (seq, event) in events {
+                    last_seq = seq;
+                    // No receiver is fine: nobody is listening.
+                    let _ = state.realtime().sender.send(Arc::new(event));
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "realtime pump could not read events"),
+        }
+    }
+}
+
+async fn latest_seq(store: &Store) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) AS seq FROM events")
+        .fetch_one(store.pool())
+        .await?;
+    Ok(row.try_get("seq")?)
+}
+
+async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>> {
+    let rows = sqlx::query("SELECT seq, merchant_id, env, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT 500")
+        .bind(seq)
+        .fetch_all(store.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let payload: String = row.try_get("payload")?;
+        let related = related_ids(&payload);
+        out.push((
+            row.try_get("seq")?,
+            Pushed {
+                merchant_id: row.try_get("merchant_id")?,
+                env: row.try_get("env")?,
+                payload,
+                related,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The ids an event concerns: its object's `id` and `checkout_session`.
+fn related_ids(payload: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<Value>(payload) else {
+        return Vec::new();
+    };
+    let object = &value["data"]["object"];
+    ["id", "checkout_session"]
+        .iter()
+        .filter_map(|field| object[*field].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/realtime/tokens",
+    tag = "realtime",
+    request_body = CreateRealtimeToken,
+    responses((status = 200, body = RealtimeToken), (status = 401, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateRealtimeToken>,
+) -> ApiResult<ApiJson<RealtimeToken>> {
+    caller.require(Scope::PaymentsRead)?;
+    if let Some(session) = &body.checkout_session {
+        if !session.starts_with("cs_") || session.len() > 64 {
+            return Err(ApiError::field(
+                "checkout_session",
+                "is not a checkout session id (cs_...)",
+            ));
+        }
+    }
+    let token = generate_opaque_token(WS_TOKEN_PREFIX, &mut rand::rngs::OsRng);
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    sqlx::query(
+        "INSERT INTO ws_tokens (token_hash, merchant_id, env, checkout_session, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(token.expose_secret()))
+    .bind(caller.merchant_id.as_str())
+    .bind(caller.env.as_str())
+    .bind(body.checkout_session.as_deref())
+    .bind(now)
+    .bind(now + WS_TOKEN_TTL_SECS)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("DELETE FROM ws_tokens WHERE expires_at < $1")
+        .bind(now - WS_TOKEN_TTL_SECS)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(ApiJson(RealtimeToken {
+        ws_token: token.expose_secret().to_owned(),
+        expires_in: WS_TOKEN_TTL_SECS as u64,
+    }))
+}
+
+/// What a redeemed token lets a socket see.
+#[derive(Debug, Clone)]
+struct Grant {
+    merchant_id: String,
+    env: Environment,
+    checkout_session: Option<String>,
+}
+
+impl Grant {
+    fn sees(&self, event: &Pushed) -> bool {
+        event.merchant_id == self.merchant_id
+            && event.env == self.env.as_str()
+            && self
+                .checkout_session
+                .as_ref()
+                .is_none_or(|cs| event.related.iter().any(|id| id == cs))
+    }
+}
+
+/// Redeems a token once: unknown, expired and used tokens are all refused alike.
+async fn redeem(state: &AppState, token: &str) -> ApiResult<Grant> {
+    let invalid = || ApiError::new(ErrorCode::InvalidWsToken);
+    if !is_opaque_token(token, WS_TOKEN_PREFIX) {
+        return Err(invalid());
+    }
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    let row = sqlx::query(
+        "UPDATE ws_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING merchant_id, env, checkout_session",
+    )
+    .bind(now)
+    .bind(token_hash(token))
+    .fetch_optional(tx.conn())
+    .await?;
+    tx.commit().await?;
+    let row = row.ok_or_else(invalid)?;
+    let env: String = row.try_get("env").map_err(ApiError::internal)?;
+    Ok(Grant {
+        merchant_id: row.try_get("merchant_id").map_err(ApiError::internal)?,
+        env: Environment::parse(&env).ok_or_else(|| ApiError::internal("ws token env"))?,
+        checkout_session: row.try_get("checkout_session").map_err(ApiError::internal)?,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    ws_token: Option<String>,
+}
+
+/// `GET /v1/realtime?ws_token=…`: the token is checked before the upgrade.
+pub async fn connect(
+    State(state): State<AppState>,
+    Query(query): Query<ConnectQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let grant = redeem(&state, query.ws_token.as_deref().unwrap_or_default()).await?;
+    let upgrade = upgrade
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest).with_detail("Connect with a WebSocket upgrade (wss://)."))?;
+    let events = state.realtime().sender.subscribe();
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, events, grant)))
+}
+
+async fn serve_socket(mut socket: WebSocket, mut events: broadcast::Receiver<Arc<Pushed>>, grant: Grant) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    loop {
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(event) if grant.sees(&event) => {
+                    if socket.send(Message::Text(event.payload.clone().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a realtime socket fell behind; closing it so the client reconnects");
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_see_only_their_merchant_env_and_session() {
+        let event = Pushed {
+            merchant_id: "MCH-ZA-AAAAAA".into(),
+            env: "test".into(),
+            payload: String::new(),
+            related: related_ids(r#"{"data":{"object":{"id":"pay_1","checkout_session":"cs_1"}}}"#),
+        };
+        let grant = |m: &str, env, cs: Option<&str>| Grant {
+            merchant_id: m.into(),
+            env,
+            checkout_session: cs.map(Into::into),
+        };
+        assert!(grant("MCH-ZA-AAAAAA", Environment::Test, None).sees(&event));
+        assert!(grant("MCH-ZA-AAAAAA", Environment::Test, Some("cs_1")).sees(&event));
+        assert!(!grant("MCH-ZA-AAAAAA", Environment::Test, Some("cs_2")).sees(&event));
+        assert!(!grant("MCH-ZA-AAAAAA", Environment::Live, None).sees(&event));
+        assert!(!grant("MCH-ZA-BBBBBB", Environment::Test, None).sees(&event));
+    }
+}
