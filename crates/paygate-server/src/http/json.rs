@@ -27,13 +27,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        if !is_json(req.headers()) {
             return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
         }
         let bytes = Bytes::from_request(req, state)
@@ -41,6 +35,15 @@ where
             .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// Whether the request says its body is `application/json`.
+pub fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Parses a JSON body into `T`, mapping failures to the catalog.

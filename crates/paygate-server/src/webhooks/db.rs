@@ -118,7 +118,7 @@ pub async fn list_endpoints(
     env: Environment,
     page: &Page,
 ) -> StoreResult<Vec<EndpointRecord>> {
-    let (after, cursor) = keyset_clause(page, 4);
+    let (after, cursor) = keyset_clause(page, "webhook_endpoints", 4);
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 AND env = $2 {after} \
          ORDER BY created_at {o}, id {o} LIMIT $3",
@@ -135,8 +135,9 @@ pub async fn list_endpoints(
     rows.iter().map(endpoint_from_row).collect()
 }
 
-/// `AND (created_at, id) after the cursor`, with its binds numbered from `first`.
-fn keyset_clause(page: &Page, first: usize) -> (String, Option<(i64, String)>) {
+/// `AND (created_at, id) after the cursor` for the table aliased `table`,
+/// with its binds numbered from `first`.
+fn keyset_clause(page: &Page, table: &str, first: usize) -> (String, Option<(i64, String)>) {
     match &page.after {
         Some(cursor) => {
             let value = match &cursor.value {
@@ -146,7 +147,7 @@ fn keyset_clause(page: &Page, first: usize) -> (String, Option<(i64, String)>) {
             let op = page.order.after_operator();
             let (a, b) = (first, first + 1);
             (
-                format!("AND (created_at {op} ${a} OR (created_at = ${a} AND id {op} ${b}))"),
+                format!("AND ({table}.created_at {op} ${a} OR ({table}.created_at = ${a} AND {table}.id {op} ${b}))"),
                 Some((value, cursor.id.clone())),
             )
         }
@@ -551,10 +552,7 @@ pub async fn list_deliveries(
     endpoint_id: &str,
     page: &Page,
 ) -> StoreResult<Vec<DeliveryRow>> {
-    let (after, cursor) = keyset_clause(page, 3);
-    let after = after
-        .replace("created_at", "d.created_at")
-        .replace("AND id", "AND d.id");
+    let (after, cursor) = keyset_clause(page, "d", 3);
     let sql = format!(
         "SELECT d.id, d.endpoint_id, d.event_id, ev.type, d.status, d.next_attempt_at, d.created_at \
          FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id WHERE d.endpoint_id = $1 {after} \

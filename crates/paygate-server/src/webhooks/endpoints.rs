@@ -358,15 +358,7 @@ pub async fn redeliver(
     let request: Redeliver = if body.iter().all(u8::is_ascii_whitespace) {
         Redeliver { endpoint: None }
     } else {
-        let is_json = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
+        if !crate::http::json::is_json(&headers) {
             return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
         }
         crate::http::json::parse_json(&body)?
