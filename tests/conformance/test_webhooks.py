@@ -222,6 +222,7 @@ def restart(data_dir, env):
     """`paygate serve` again on an existing data directory."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
     full_env["PAYGATE_LISTEN"] = "127.0.0.1:0"
+    full_env["PAYGATE_ADMIN_LISTEN"] = "127.0.0.1:0"
     full_env.update(env)
     process = subprocess.Popen(
         [os.environ["PAYGATE_BIN"], "--json", "--data-dir", data_dir, "serve"],
