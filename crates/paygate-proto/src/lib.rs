@@ -5,6 +5,7 @@
 //! apart. It does no I/O.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod credentials;
 pub mod error;
 pub mod headers;

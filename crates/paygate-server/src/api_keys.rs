@@ -1,9 +1,14 @@
-//! The key lifecycle API (`keys:manage`, API secret required).
+//! The key lifecycle API (API.md section 3, `keys:manage`): create, list
+//! (masked), roll with an overlap, revoke with every session. Changes need
+//! the API secret (`x-api-secret` or a signature).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use bytes::Bytes;
+use http::HeaderMap;
 use ipnet::IpNet;
+use paygate_proto::auth::RollApiKey;
 use paygate_proto::types::{ApiKeyInfo, CreateApiKey, IssuedApiKey};
-use paygate_proto::{FieldError, Scope};
+use paygate_proto::{Environment, ErrorCode, FieldError, MerchantId, Scope};
 
 use serde_json::json;
 
@@ -11,12 +16,16 @@ use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::Caller;
 use crate::clock::rfc3339;
+use crate::http::json::parse_json;
+use crate::http::list::{ListReply, Page, SortKey, SortValue};
 use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
 use crate::keys::{parse_ip_net, prepare_key, KeySpec};
 use crate::outbox;
+use crate::store::auth::{expire_key_at, revoke_key_in, revoke_sessions_of_key};
 use crate::store::{insert_key, key_by_id_in, KeyRecord, WriteTx};
 
 const MAX_ALLOWED_IPS: usize = 100;
+const MAX_ROLL_GRACE_SECS: u64 = 604_800;
 
 #[utoipa::path(
     post,
@@ -69,6 +78,226 @@ pub async fn create(
         key: prepared.issued.key.expose().to_owned(),
         secret: prepared.issued.secret.expose().to_owned(),
     }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`"),
+    ),
+    responses(
+        (status = 200, description = "The keys that still work, masked"),
+        (status = 401, body = paygate_proto::Problem),
+        (status = 403, body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<ApiJson<ListReply<ApiKeyInfo>>> {
+    caller.require(Scope::KeysManage)?;
+    let page = page.supporting(&[SortKey::CreatedAt]);
+    if page
+        .after
+        .as_ref()
+        .is_some_and(|c| !matches!(c.value, SortValue::Int(_)))
+    {
+        return Err(ApiError::field("cursor", "is not a cursor from this list"));
+    }
+    // Flush pending decisions so `last_used_at` is current.
+    state.auth().decisions().flush().await;
+    let records = state
+        .store()
+        .keys_page(&caller.merchant_id, caller.env, &page, state.now())
+        .await?;
+    let infos: Vec<ApiKeyInfo> = records.iter().map(key_info).collect();
+    Ok(ApiJson(page.reply(infos, |info| {
+        let created = records.iter().find(|r| r.id == info.id).map_or(0, |r| r.created_at);
+        (SortValue::Int(created), info.id.clone())
+    })))
+}
+
+/// Reads an optional JSON body: none (or empty) gives the default.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+    }
+    parse_json(body)
+}
+
+/// The caller's active key `id`, or `404`.
+async fn own_active_key(state: &AppState, caller: &Caller, id: &str) -> ApiResult<KeyRecord> {
+    state
+        .store()
+        .key_by_id(id)
+        .await?
+        .filter(|k| k.merchant_id == caller.merchant_id && k.env == caller.env && k.is_active(state.now()))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/roll",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key to replace")),
+    request_body = RollApiKey,
+    responses(
+        (status = 200, description = "The new key and secret, shown this once", body = IssuedApiKey),
+        (status = 400, body = paygate_proto::Problem),
+        (status = 401, body = paygate_proto::Problem),
+        (status = 403, body = paygate_proto::Problem),
+        (status = 404, body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn roll(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<ApiJson<IssuedApiKey>> {
+    caller.require(Scope::KeysManage)?;
+    caller.require_secret()?;
+    let body: RollApiKey = optional_body(&headers, &body)?;
+    let grace = body.expire_old_in.unwrap_or(state.config().auth.key_roll_grace_secs);
+    if grace > MAX_ROLL_GRACE_SECS {
+        return Err(ApiError::field("expire_old_in", "must be 0 to 604800 seconds"));
+    }
+    let old = own_active_key(&state, &caller, &id).await?;
+    let now = state.now();
+    let old_expires_at = now + i64::try_from(grace).unwrap_or(0);
+    let spec = KeySpec {
+        name: old.name.clone(),
+        scopes: old.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        allowed_ips: old.allowed_ips.iter().filter_map(|e| parse_ip_net(e)).collect(),
+        expires_at: None,
+    };
+    let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
+    let mut tx = state.store().begin_write().await?;
+    insert_key(tx.conn(), &prepared.record).await?;
+    expire_key_at(tx.conn(), &old.id, old_expires_at).await?;
+    if grace == 0 {
+        revoke_sessions_of_key(tx.conn(), &old.id, now).await?;
+    }
+    let record = tx_key(&mut tx, &prepared.issued.id).await?;
+    let old_after = tx_key(&mut tx, &old.id).await?;
+    let info = key_info(&record);
+    outbox::record_event(
+        tx.conn(),
+        &caller.merchant_id,
+        caller.env,
+        "api_key.rolled",
+        json!({ "old": key_info(&old_after), "new": info }),
+        now,
+    )
+    .await?;
+    let entry = AuditEntry::new("api_key.rolled", Outcome::Success)
+        .merchant(&caller.merchant_id, caller.env)
+        .actor(&caller.key_prefix)
+        .ip(client_ip.0)
+        .details(json!({
+            "old_key_id": old.id, "old_prefix": old.prefix, "old_expires_at": old_expires_at,
+            "key_id": info.id, "prefix": info.prefix,
+        }));
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(ApiJson(IssuedApiKey {
+        info,
+        key: prepared.issued.key.expose().to_owned(),
+        secret: prepared.issued.secret.expose().to_owned(),
+    }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key to revoke")),
+    responses(
+        (status = 200, description = "The key, revoked with every session made from it", body = ApiKeyInfo),
+        (status = 401, body = paygate_proto::Problem),
+        (status = 403, body = paygate_proto::Problem),
+        (status = 404, body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<ApiKeyInfo>> {
+    caller.require(Scope::KeysManage)?;
+    caller.require_secret()?;
+    own_active_key(&state, &caller, &id).await?;
+    let actor = Actor {
+        label: caller.key_prefix.clone(),
+        ip: Some(client_ip.0.to_string()),
+    };
+    let info = revoke_key(&state, &id, Some((&caller.merchant_id, caller.env)), &actor)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    Ok(ApiJson(info))
+}
+
+/// Who made a change, for its audit row.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub label: String,
+    pub ip: Option<String>,
+}
+
+/// Revokes a key with its sessions, writing the `api_key.revoked` event and
+/// the audit row in the same transaction. `owner` restricts it to one tenant
+/// (`None`: the operator). `None` when there was no active key `id`.
+pub async fn revoke_key(
+    state: &AppState,
+    id: &str,
+    owner: Option<(&MerchantId, Environment)>,
+    actor: &Actor,
+) -> ApiResult<Option<ApiKeyInfo>> {
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    if !revoke_key_in(tx.conn(), id, owner, now).await? {
+        return Ok(None);
+    }
+    let record = tx_key(&mut tx, id).await?;
+    let info = key_info(&record);
+    outbox::record_event(
+        tx.conn(),
+        &record.merchant_id,
+        record.env,
+        "api_key.revoked",
+        json!(info),
+        now,
+    )
+    .await?;
+    let mut entry = AuditEntry::new("api_key.revoked", Outcome::Success)
+        .merchant(&record.merchant_id, record.env)
+        .actor(actor.label.clone())
+        .details(json!({ "key_id": info.id, "prefix": info.prefix }));
+    if let Some(ip) = &actor.ip {
+        entry = entry.ip(ip);
+    }
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(Some(info))
 }
 
 async fn tx_key(tx: &mut WriteTx, id: &str) -> ApiResult<KeyRecord> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use paygate_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -19,7 +19,9 @@ use crate::crypto::MasterKey;
 use crate::http::json::BODY_LIMIT;
 use crate::http::{response, ApiError};
 use crate::store::Store;
-use crate::{api_keys, auth, balance, docs, health, openapi, realtime, webhooks};
+use crate::{
+    api_keys, audit_events, auth, balance, docs, health, openapi, realtime, security_policy, sessions, webhooks,
+};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -31,10 +33,12 @@ struct Inner {
     clock: Arc<dyn Clock>,
     webhooks: crate::webhooks::Webhooks,
     realtime: crate::realtime::RealtimeHub,
+    auth: crate::auth::AuthServices,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, master_key: MasterKey, clock: Arc<dyn Clock>) -> Self {
+        let auth = crate::auth::AuthServices::new(&config, &store);
         Self(Arc::new(Inner {
             config,
             store,
@@ -42,6 +46,7 @@ impl AppState {
             clock,
             webhooks: crate::webhooks::Webhooks::default(),
             realtime: Default::default(),
+            auth,
         }))
     }
 
@@ -71,13 +76,32 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.0.clock.unix()
     }
+
+    /// Now, as Unix milliseconds, from the configured clock.
+    pub fn now_millis(&self) -> i64 {
+        self.0.clock.unix_millis()
+    }
+
+    /// Credential caches, tokens, replay guard, limiter, decision audit.
+    pub fn auth(&self) -> &crate::auth::AuthServices {
+        &self.0.auth
+    }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let merchant_api = Router::new()
         .route("/v1/balance", get(balance::get_balance))
-        .route("/v1/api-keys", post(api_keys::create))
+        .route("/v1/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/api-keys/{id}/roll", post(api_keys::roll))
+        .route("/v1/auth/token", post(sessions::exchange))
+        .route("/v1/auth/sessions/{id}", delete(sessions::end))
+        .route(
+            "/v1/security/policy",
+            get(security_policy::get).put(security_policy::put),
+        )
+        .route("/v1/audit-events", get(audit_events::list))
         .route(
             "/v1/webhook-endpoints",
             post(webhooks::endpoints::create).get(webhooks::endpoints::list),
@@ -102,12 +126,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/docs/errors", get(docs::errors))
+        .route("/.well-known/jwks.json", get(auth::tokens::jwks))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/realtime", get(realtime::connect));
 
     Router::new()
         .merge(open)
         .merge(merchant_api)
+        .merge(crate::dashboard::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -13,8 +13,6 @@ use sqlx::{AnyConnection, Row as _};
 use crate::ids;
 use crate::store::{Store, StoreError, StoreResult};
 
-const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
@@ -181,6 +179,87 @@ pub async fn record_alone(store: &Store, entry: &AuditEntry, now: i64) -> StoreR
     tx.commit().await
 }
 
+/// Deletes rows older than `cutoff` (Unix seconds) and moves the checkpoint
+/// to the last deleted row, so the rest still verifies; the pruning itself is
+/// audited. Returns how many rows were removed.
+pub async fn prune(store: &Store, cutoff: i64, now: i64) -> StoreResult<u64> {
+    let mut tx = store.begin_write().await?;
+    let last = sqlx::query(
+        "SELECT seq, hash FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events WHERE created_at < $1)",
+    )
+    .bind(cutoff)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(last) = last else { return Ok(0) };
+    let through: i64 = last.try_get("seq")?;
+    let hash: String = last.try_get("hash")?;
+    let removed = sqlx::query("DELETE FROM audit_events WHERE seq <= $1")
+        .bind(through)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("UPDATE audit_checkpoint SET seq = $1, hash = $2, pruned_at = $3 WHERE id = 1")
+        .bind(through)
+        .bind(&hash)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    let removed = removed.rows_affected();
+    let entry = AuditEntry::new("audit.pruned", Outcome::Success)
+        .actor("operator")
+        .details(json!({ "through_seq": through, "through_hash": hash, "rows": removed, "cutoff": cutoff }));
+    record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Every row from `since` (Unix seconds) on, oldest first, as JSON objects
+/// for a SIEM.
+pub async fn export(store: &Store, since: i64) -> StoreResult<Vec<Value>> {
+    let rows = sqlx::query(
+        "SELECT seq, id, merchant_id, env, action, outcome, reason, actor, ip, details, created_at, prev_hash, hash \
+         FROM audit_events WHERE created_at >= $1 ORDER BY seq",
+    )
+    .bind(since)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let details: String = row.try_get("details")?;
+            Ok(json!({
+                "seq": row.try_get::<i64, _>("seq")?,
+                "id": row.try_get::<String, _>("id")?,
+                "merchant_id": row.try_get::<Option<String>, _>("merchant_id")?,
+                "env": row.try_get::<Option<String>, _>("env")?,
+                "action": row.try_get::<String, _>("action")?,
+                "outcome": row.try_get::<String, _>("outcome")?,
+                "reason": row.try_get::<Option<String>, _>("reason")?,
+                "actor": row.try_get::<Option<String>, _>("actor")?,
+                "ip": row.try_get::<Option<String>, _>("ip")?,
+                "details": serde_json::from_str::<Value>(&details).unwrap_or(Value::Null),
+                "created_at": crate::clock::rfc3339(row.try_get("created_at")?),
+                "prev_hash": row.try_get::<String, _>("prev_hash")?,
+                "hash": row.try_get::<String, _>("hash")?,
+            }))
+        })
+        .collect()
+}
+
+/// Prunes rows past the retention period once a day until `shutdown`.
+pub async fn run_retention(state: crate::app::AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let cutoff = state.now() - i64::from(state.config().audit.retention_days) * 86_400;
+        match prune(state.store(), cutoff, state.now()).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "pruned audit rows past the retention period"),
+            Err(err) => tracing::warn!(error = %err, "audit pruning failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(86_400)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// The result of walking the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -202,23 +281,25 @@ pub async fn verify(store: &Store) -> StoreResult<Verdict> {
     )
     .fetch_all(store.pool())
     .await?;
-    let mut expected_seq: Option<i64> = None;
-    let mut prev_hash = GENESIS_HASH.to_owned();
+    // Pruning moves the start of the chain to its checkpoint.
+    let checkpoint = sqlx::query("SELECT seq, hash FROM audit_checkpoint WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?;
+    let mut expected_seq: i64 = checkpoint.try_get::<i64, _>("seq")? + 1;
+    let mut prev_hash: String = checkpoint.try_get("hash")?;
     for row in &rows {
         let seq: i64 = row.try_get("seq")?;
         let stored_prev: String = row.try_get("prev_hash")?;
         let stored_hash: String = row.try_get("hash")?;
-        if let Some(expected) = expected_seq {
-            if seq != expected {
-                return Ok(Verdict::Broken {
-                    seq: expected,
-                    problem: "row is missing".to_owned(),
-                });
-            }
-        } else if seq != 1 {
+        if seq != expected_seq {
+            let problem = if seq < expected_seq {
+                "row precedes the checkpoint"
+            } else {
+                "row is missing"
+            };
             return Ok(Verdict::Broken {
-                seq: 1,
-                problem: "the first rows are missing".to_owned(),
+                seq: expected_seq.min(seq),
+                problem: problem.to_owned(),
             });
         }
         if stored_prev != prev_hash {
@@ -257,14 +338,14 @@ pub async fn verify(store: &Store) -> StoreResult<Verdict> {
             });
         }
         prev_hash = stored_hash;
-        expected_seq = Some(seq + 1);
+        expected_seq = seq + 1;
     }
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(store.pool())
         .await?;
     let head_seq: i64 = head.try_get("seq")?;
     let head_hash: String = head.try_get("hash")?;
-    let last_seq = expected_seq.map_or(0, |next| next - 1);
+    let last_seq = expected_seq - 1;
     if head_seq != last_seq || head_hash != prev_hash {
         return Ok(Verdict::Broken {
             seq: last_seq + 1,

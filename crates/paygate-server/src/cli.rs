@@ -52,12 +52,34 @@ pub enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Make a new Ed25519 key current for signing access tokens.
+    RotateSigningKey,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Walk the hash chain; exit non-zero naming the first bad row.
     Verify,
+    /// Write audit rows as JSON lines (for a SIEM).
+    Export {
+        /// RFC 3339 time or Unix seconds; default: everything kept.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Remove rows older than the retention period (or `--before`) now,
+    /// leaving a checkpoint that keeps verification passing.
+    Prune {
+        /// RFC 3339 time or Unix seconds.
+        #[arg(long)]
+        before: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,9 +226,41 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
                 }
             }
         }
+        Command::Audit(AuditCommand::Export { since }) => {
+            let since = since.as_deref().map(parse_time).transpose()?.unwrap_or(i64::MIN);
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            for row in crate::audit::export(state.store(), since).await? {
+                println!("{row}");
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Prune { before }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let retention = i64::from(state.config().audit.retention_days) * 86_400;
+            let cutoff = before
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or(state.now() - retention);
+            let rows = crate::audit::prune(state.store(), cutoff, state.now()).await?;
+            print(
+                global.json,
+                json!({ "pruned": rows }),
+                &format!("Pruned {rows} audit rows."),
+            );
+            Ok(())
+        }
         Command::Keys(KeysCommand::Revoke { id }) => {
             let state = serve::open_state(config, master_key_from_env(), clock).await?;
-            if !state.store().revoke_key(&id, state.now()).await? {
+            let actor = crate::api_keys::Actor {
+                label: "operator".to_owned(),
+                ip: None,
+            };
+            if crate::api_keys::revoke_key(&state, &id, None, &actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot revoke the key: {:?}", e.code()))?
+                .is_none()
+            {
                 anyhow::bail!("no active key with id {id}");
             }
             print(
@@ -216,7 +270,27 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
             );
             Ok(())
         }
+        Command::Auth(AuthCommand::RotateSigningKey) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let kid = crate::auth::tokens::add_signing_key(state.store(), state.master_key(), state.now()).await?;
+            print(
+                global.json,
+                json!({ "kid": kid }),
+                &format!("New token signing key {kid}; the previous key keeps verifying until the next rotation."),
+            );
+            Ok(())
+        }
     }
+}
+
+/// Unix seconds, or an RFC 3339 time.
+fn parse_time(text: &str) -> anyhow::Result<i64> {
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| anyhow::anyhow!("{text:?} is neither Unix seconds nor an RFC 3339 time"))
 }
 
 fn issued_json(issued: &IssuedKey) -> serde_json::Value {

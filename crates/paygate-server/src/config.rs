@@ -26,6 +26,7 @@ const CONFIG_KEYS: &[&str] = &[
     "webhooks",
     "smtp",
     "connections",
+    "audit",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +46,7 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub smtp: SmtpConfig,
     pub connections: ConnectionLimits,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             smtp: SmtpConfig::default(),
             connections: ConnectionLimits::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -232,6 +235,19 @@ impl Default for SmtpConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Audit rows older than this are pruned (daily), leaving a checkpoint.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 400 }
+    }
+}
+
 /// Protection against slow clients and connection floods.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -372,6 +388,9 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        if self.audit.retention_days < 30 {
+            return Err(ConfigError::new("audit.retention_days", "must be at least 30 days"));
         }
         let c = &self.connections;
         for (name, value) in [

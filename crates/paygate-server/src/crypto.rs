@@ -168,6 +168,18 @@ impl MasterKey {
             .map_err(|_| CryptoError::Open)
     }
 
+    /// A 32-byte key for one purpose, derived from the master key
+    /// (HMAC-SHA256 over `label`), so no purpose ever uses the master key itself.
+    pub fn derive(&self, label: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose_secret()) {
+            mac.update(label.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// Decrypts a sealed UTF-8 secret.
     pub fn open_string(&self, sealed: &Sealed, context: &str) -> Result<SecretString, CryptoError> {
         let bytes = self.open(sealed, context)?;

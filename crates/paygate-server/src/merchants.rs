@@ -37,7 +37,7 @@ pub async fn create_merchant(store: &Store, country: &str, email: &str, now: i64
     Err(last_error.map(MerchantError::Store).unwrap_or(MerchantError::Country))
 }
 
-fn looks_like_email(email: &str) -> bool {
+pub(crate) fn looks_like_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };

@@ -8,10 +8,28 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Paygate API", version = "1", description = "The merchant API of Paygate, a self-hostable payment gateway."),
-    paths(crate::balance::get_balance, crate::api_keys::create, crate::realtime::create_token, crate::health::healthz, crate::health::readyz,
-        crate::webhooks::endpoints::create, crate::webhooks::endpoints::list, crate::webhooks::endpoints::get,
-        crate::webhooks::endpoints::delete, crate::webhooks::endpoints::rotate, crate::webhooks::endpoints::deliveries,
-        crate::webhooks::endpoints::redeliver),
+    paths(
+        crate::balance::get_balance,
+        crate::api_keys::create,
+        crate::realtime::create_token,
+        crate::api_keys::list,
+        crate::api_keys::roll,
+        crate::api_keys::revoke,
+        crate::sessions::exchange,
+        crate::sessions::end,
+        crate::security_policy::get,
+        crate::security_policy::put,
+        crate::audit_events::list,
+        crate::health::healthz,
+        crate::health::readyz,
+        crate::webhooks::endpoints::create,
+        crate::webhooks::endpoints::list,
+        crate::webhooks::endpoints::get,
+        crate::webhooks::endpoints::delete,
+        crate::webhooks::endpoints::rotate,
+        crate::webhooks::endpoints::deliveries,
+        crate::webhooks::endpoints::redeliver
+    ),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
     modifiers(&SecuritySchemes)
 )]

@@ -49,6 +49,8 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        // Authentication decisions are audited in batches: write the last one.
+        self.state.auth().decisions().flush().await;
     }
 
     /// Runs until SIGINT or SIGTERM.
@@ -109,6 +111,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     crate::webhooks::worker::spawn(state.clone(), shutdown_rx.clone()).context("the webhook worker could not start")?;
     let app = router(state.clone());
     tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));
+    tokio::spawn(crate::audit::run_retention(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::metrics::serve_admin(admin, state.clone(), shutdown_rx.clone()));
     let listener_state = state.clone();
     let task = tokio::spawn(async move {

@@ -6,18 +6,31 @@ use paygate_proto::{scopes, Environment, ErrorCode, MerchantId, Scope};
 
 use crate::http::ApiError;
 
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey,
+    Token,
+}
+
 /// A merchant's server, verified: every store call takes its merchant and
 /// environment, so one tenant cannot reach another's data.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub merchant_id: MerchantId,
     pub env: Environment,
+    /// The key behind the request (for a token: the key it was made from).
     pub key_id: String,
     /// Masked, safe to log: `sk_test_AbCd…wxyz`.
     pub key_prefix: String,
     pub scopes: Vec<Scope>,
     /// Whether the request proved the API secret (header or signature).
     pub secret_verified: bool,
+    pub credential: Credential,
+    /// The session of a token.
+    pub session_id: Option<String>,
+    /// Whether the request carried a valid signature.
+    pub signed: bool,
 }
 
 impl Caller {

@@ -82,10 +82,14 @@ pub async fn https_required() -> Response {
 /// Renders a pending or foreign error as problem+json; returns its code.
 fn render_problem(response: &mut Response, request_id: &str) -> Option<ErrorCode> {
     let pending = response.extensions_mut().remove::<PendingProblem>();
-    let is_problem = response
+    let content_type = response
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(headers::PROBLEM_CONTENT_TYPE.as_bytes()));
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    // Problem documents, and the dashboard's own HTML error pages, stay as they are.
+    let is_problem =
+        content_type.starts_with(headers::PROBLEM_CONTENT_TYPE.as_bytes()) || content_type.starts_with(b"text/html");
     let error = match pending {
         Some(PendingProblem(error)) => error,
         None if response.status().is_client_error() || response.status().is_server_error() => {

@@ -104,16 +104,49 @@ impl Store {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    /// Revokes a key. Returns false when it did not exist or was already revoked.
+    /// Revokes a key and its sessions (operator use: any tenant). Returns
+    /// false when it did not exist or was already revoked.
     pub async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        let revoked = super::auth::revoke_key_in(tx.conn(), id, None, now).await?;
         tx.commit().await?;
-        Ok(result.rows_affected() == 1)
+        Ok(revoked)
+    }
+
+    /// One page of the keys of `merchant` in `env` that still work at `now`,
+    /// in `created_at` order (keyset pagination, see `http::list`).
+    pub async fn keys_page(
+        &self,
+        merchant: &MerchantId,
+        env: Environment,
+        page: &crate::http::list::Page,
+        now: i64,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        let order = page.order.sql();
+        let after = match &page.after {
+            Some(_) => format!("AND (k.created_at, k.id) {} ($5, $6)", page.order.after_operator()),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN merchants m ON m.id = k.merchant_id \
+             WHERE k.merchant_id = $1 AND k.env = $2 AND k.revoked_at IS NULL \
+             AND (k.expires_at IS NULL OR k.expires_at > $3) {after} \
+             ORDER BY k.created_at {order}, k.id {order} LIMIT $4"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(merchant.as_str())
+            .bind(env.as_str())
+            .bind(now)
+            .bind(page.fetch_limit());
+        if let Some(cursor) = &page.after {
+            let created = match &cursor.value {
+                crate::http::list::SortValue::Int(v) => *v,
+                crate::http::list::SortValue::Text(_) => return Err(corrupt("cursor")),
+            };
+            query = query.bind(created).bind(cursor.id.clone());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(key_from_row).collect()
     }
 }
 

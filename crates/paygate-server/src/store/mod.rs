@@ -3,6 +3,8 @@
 //! `$N` placeholders that both backends understand.
 
 mod api_keys;
+pub mod auth;
+pub mod dashboard;
 mod ledger;
 mod merchants;
 

@@ -18,6 +18,8 @@ async fn create_keys(app: &TestApp, n: usize) {
             .expect("req");
         assert_eq!(response.status(), 200);
     }
+    // Authentication decisions are audited in batches: let them land first.
+    app.running.state.auth().decisions().flush().await;
 }
 
 async fn verify(app: &TestApp) -> (bool, Value) {
@@ -32,7 +34,7 @@ async fn key_creation_is_audited_and_emits_its_event() {
     create_keys(&app, 1).await;
     let db = app.raw_db().await;
     let (action, actor, details): (String, String, String) =
-        sqlx::query_as("SELECT action, actor, details FROM audit_events ORDER BY seq DESC LIMIT 1")
+        sqlx::query_as("SELECT action, actor, details FROM audit_events WHERE action = 'api_key.created'")
             .fetch_one(&db)
             .await
             .expect("audit row");
@@ -63,7 +65,8 @@ async fn verify_passes_on_a_clean_chain_and_names_an_edited_row() {
     create_keys(&app, 4).await;
     let (ok, report) = verify(&app).await;
     assert!(ok, "{report}");
-    assert_eq!(report["rows"], 4);
+    // Four key creations, and the four authentication decisions before them.
+    assert_eq!(report["rows"], 8);
 
     let db = app.raw_db().await;
     sqlx::query("UPDATE audit_events SET ip = '203.0.113.66' WHERE seq = 3")
@@ -117,4 +120,75 @@ async fn verify_finds_removed_and_reordered_rows() {
         .expect("truncate");
     let (ok, report) = verify(&app).await;
     assert!(!ok, "removing the newest row is found too: {report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_keeps_verification_passing_and_later_edits_are_still_found() {
+    let app = spawn_app().await;
+    create_keys(&app, 4).await;
+    // Everything so far (keys and the audited authentication decisions) is
+    // older than one second from now.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let db = app.raw_db().await;
+    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    assert!(before >= 4);
+    let cutoff = app.running.state.now().to_string();
+    let pruned = tokio::task::block_in_place(|| app.cli(&["--json", "audit", "prune", "--before", &cutoff]));
+    assert!(pruned.status.success(), "{}", String::from_utf8_lossy(&pruned.stderr));
+    let report: Value = serde_json::from_slice(&pruned.stdout).expect("json");
+    assert_eq!(report["pruned"], before);
+
+    create_keys(&app, 2).await;
+    let (ok, report) = verify(&app).await;
+    assert!(ok, "verification passes over what remains: {report}");
+
+    let first: i64 = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events")
+        .fetch_one(&db)
+        .await
+        .expect("min");
+    assert_eq!(first, before + 1, "the pruned rows are gone");
+    let action: String = sqlx::query_scalar("SELECT action FROM audit_events WHERE seq = $1")
+        .bind(first)
+        .fetch_one(&db)
+        .await
+        .expect("row");
+    assert_eq!(action, "audit.pruned");
+    sqlx::query("UPDATE audit_events SET actor = 'someone else' WHERE seq = $1")
+        .bind(first + 1)
+        .execute(&db)
+        .await
+        .expect("edit");
+    let (ok, report) = verify(&app).await;
+    assert!(!ok);
+    assert_eq!(report["seq"], first + 1, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_json_lines_for_a_siem() {
+    let app = spawn_app().await;
+    create_keys(&app, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let db = app.raw_db().await;
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    let output = tokio::task::block_in_place(|| app.cli(&["audit", "export", "--since", "1970-01-01T00:00:00Z"]));
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("utf8");
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len() as i64, stored);
+    assert_eq!(rows[0]["seq"], 1);
+    assert_eq!(rows.iter().filter(|r| r["action"] == "api_key.created").count(), 3);
+    assert!(rows[1]["hash"].as_str().is_some_and(|h| h.len() == 64));
+    assert_eq!(rows[1]["prev_hash"], rows[0]["hash"]);
+    assert!(!text.contains(&app.key) && !text.contains(&app.secret));
+    let future = tokio::task::block_in_place(|| app.cli(&["audit", "export", "--since", "2999-01-01T00:00:00Z"]));
+    assert!(future.status.success() && future.stdout.is_empty());
 }

@@ -1,0 +1,121 @@
+//! Audit rows for authentication decisions, written in batches.
+//!
+//! Every authentication success and failure gets a hash-chained audit row
+//! (API.md section 12). One durable commit per request would cap throughput
+//! at the disk's commit rate, so decisions go through a channel to one
+//! writer task that appends whatever has queued in one transaction (group
+//! commit: while one batch commits, the next one gathers). [`Decisions::flush`]
+//! waits until everything recorded before it is committed; shutdown and the
+//! audit API call it. State changes (keys, sessions, policy) do not come
+//! here: they write their audit row in their own transaction.
+
+use std::sync::OnceLock;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::{self, AuditEntry, Outcome};
+use crate::store::auth::touch_key;
+use crate::store::{Store, StoreResult};
+
+const QUEUE: usize = 16_384;
+const MAX_BATCH: usize = 1_024;
+
+/// One decision: the audit entry and, for a success, the key that was used.
+pub struct Decision {
+    pub entry: AuditEntry,
+    pub key_id: Option<String>,
+    pub at: i64,
+}
+
+enum Message {
+    Record(Box<Decision>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle requests record decisions through.
+pub struct Decisions {
+    store: Store,
+    sender: OnceLock<mpsc::Sender<Message>>,
+}
+
+impl Decisions {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            sender: OnceLock::new(),
+        }
+    }
+
+    /// The writer task starts with the first decision, inside the runtime.
+    fn sender(&self) -> &mpsc::Sender<Message> {
+        self.sender.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(self.store.clone(), receiver));
+            sender
+        })
+    }
+
+    /// Queues a decision. Waits only when the queue is full.
+    pub async fn record(&self, decision: Decision) {
+        if self.sender().send(Message::Record(Box::new(decision))).await.is_err() {
+            tracing::error!("the audit writer has stopped; an authentication decision was not recorded");
+        }
+    }
+
+    /// Returns once every decision recorded before the call is committed.
+    pub async fn flush(&self) {
+        let Some(sender) = self.sender.get() else {
+            return;
+        };
+        let (done, wait) = oneshot::channel();
+        if sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
+    let mut batch: Vec<Box<Decision>> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(decision) => batch.push(decision),
+                Message::Flush(done) => waiters.push(done),
+            }
+            if batch.len() < MAX_BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            // A failed batch is logged and retried once; rows are never dropped silently.
+            if let Err(err) = write(&store, &batch).await {
+                tracing::error!(error = %err, rows = batch.len(), "audit batch failed; retrying");
+                if let Err(err) = write(&store, &batch).await {
+                    tracing::error!(error = %err, rows = batch.len(), "audit batch lost");
+                }
+            }
+            batch.clear();
+        }
+        for done in waiters.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
+    let mut tx = store.begin_write().await?;
+    let mut last_use: std::collections::HashMap<&str, (i64, &str)> = std::collections::HashMap::new();
+    for decision in batch {
+        audit::record(tx.conn(), &decision.entry, decision.at).await?;
+        if let (Some(key_id), Outcome::Success) = (&decision.key_id, decision.entry.outcome) {
+            let ip = decision.entry.ip.as_deref().unwrap_or_default();
+            last_use.insert(key_id, (decision.at, ip));
+        }
+    }
+    for (key_id, (at, ip)) in last_use {
+        touch_key(tx.conn(), key_id, at, ip).await?;
+    }
+    tx.commit().await
+}

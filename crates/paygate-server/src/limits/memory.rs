@@ -1,0 +1,140 @@
+//! The in-process limiter: per counter, the timestamps of the requests
+//! accepted in the current window (a sliding log), so the count over any
+//! window is exact.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use super::{Check, Decision, LimitFuture, Limiter, Usage};
+
+#[derive(Default)]
+pub struct MemoryLimiter {
+    logs: Mutex<Logs>,
+}
+
+#[derive(Default)]
+struct Logs {
+    by_key: HashMap<String, VecDeque<i64>>,
+    next_sweep_ms: i64,
+    /// The longest window seen, for sweeping idle counters.
+    longest_window_ms: i64,
+}
+
+fn window_ms(check: &Check) -> i64 {
+    i64::try_from(check.limit.window_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+impl MemoryLimiter {
+    pub fn decide(&self, checks: &[Check], now_ms: i64) -> Decision {
+        let mut logs = self.logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for check in checks {
+            logs.longest_window_ms = logs.longest_window_ms.max(window_ms(check));
+        }
+        if now_ms >= logs.next_sweep_ms {
+            let horizon = now_ms - logs.longest_window_ms;
+            logs.by_key
+                .retain(|_, log| log.back().is_some_and(|last| *last > horizon));
+            logs.next_sweep_ms = now_ms + 10_000;
+        }
+        let mut allowed = true;
+        let mut retry_after_ms = 0u64;
+        let mut counts = Vec::with_capacity(checks.len());
+        for check in checks {
+            let window = window_ms(check);
+            let log = logs.by_key.entry(check.key.clone()).or_default();
+            // An entry at t counts while t > now - window.
+            while log.front().is_some_and(|t| *t <= now_ms - window) {
+                log.pop_front();
+            }
+            let count = log.len();
+            let limit = check.limit.limit as usize;
+            if count >= limit {
+                allowed = false;
+                // The request that frees a slot is the (count - limit + 1)th oldest.
+                let freeing = log.get(count - limit).copied().unwrap_or(now_ms);
+                let wait = u64::try_from(freeing + window - now_ms).unwrap_or(0);
+                retry_after_ms = retry_after_ms.max(wait);
+            }
+            counts.push(count);
+        }
+        let mut usage = Vec::with_capacity(checks.len());
+        for (check, count) in checks.iter().zip(counts) {
+            let window = window_ms(check);
+            let log = logs.by_key.entry(check.key.clone()).or_default();
+            if allowed {
+                log.push_back(now_ms);
+            }
+            let used = if allowed { count + 1 } else { count };
+            let reset_ms = log
+                .front()
+                .map_or(0, |oldest| u64::try_from(oldest + window - now_ms).unwrap_or(0));
+            usage.push((
+                check.name,
+                Usage {
+                    limit: check.limit.limit,
+                    window_secs: check.limit.window_secs,
+                    remaining: u32::try_from((check.limit.limit as usize).saturating_sub(used)).unwrap_or(0),
+                    reset_ms,
+                },
+            ));
+        }
+        Decision {
+            allowed,
+            usage,
+            retry_after_ms,
+        }
+    }
+}
+
+impl Limiter for MemoryLimiter {
+    fn acquire<'a>(&'a self, checks: &'a [Check], now_ms: i64) -> LimitFuture<'a> {
+        let decision = self.decide(checks, now_ms);
+        Box::pin(async move { Ok(decision) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limit;
+
+    fn check(key: &str, limit: u32, window_secs: u64) -> Check {
+        Check {
+            name: "t",
+            key: key.to_owned(),
+            limit: Limit { limit, window_secs },
+        }
+    }
+
+    #[test]
+    fn never_more_than_n_in_any_window() {
+        let limiter = MemoryLimiter::default();
+        let c = [check("k", 3, 10)];
+        let accepted: Vec<i64> = (0..200)
+            .map(|i| i * 250)
+            .filter(|t| limiter.decide(&c, *t).allowed)
+            .collect();
+        for (i, t) in accepted.iter().enumerate() {
+            let in_window = accepted[i..].iter().take_while(|u| **u < t + 10_000).count();
+            assert!(in_window <= 3, "window from {t} holds {in_window}");
+        }
+        assert!(accepted.len() >= 12);
+    }
+
+    #[test]
+    fn retry_after_is_exact_and_refusals_cost_nothing() {
+        let limiter = MemoryLimiter::default();
+        let both = [check("a", 2, 60), check("b", 1, 10)];
+        assert!(limiter.decide(&both, 0).allowed);
+        let refused = limiter.decide(&both, 1_000);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_ms, 9_000);
+        // `a` was not charged for the refused request.
+        assert!(limiter.decide(&both, 10_000).allowed);
+        let third = limiter.decide(&both, 20_000);
+        assert!(!third.allowed);
+        assert_eq!(third.retry_after_ms, 40_000);
+        assert!(!limiter.decide(&both, 59_999).allowed);
+        assert!(limiter.decide(&both, 60_000).allowed);
+    }
+}
