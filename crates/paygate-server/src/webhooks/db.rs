@@ -236,31 +236,6 @@ pub async fn disable_endpoint(conn: &mut AnyConnection, id: &str, reason: &str, 
     Ok(())
 }
 
-/// Plans a delivery of `event_id` to `endpoint_id`, due at once.
-pub async fn insert_delivery(
-    conn: &mut AnyConnection,
-    id: &str,
-    endpoint_id: &str,
-    event_id: &str,
-    merchant: &str,
-    env: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, env, status, attempts, \
-         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)",
-    )
-    .bind(id)
-    .bind(endpoint_id)
-    .bind(event_id)
-    .bind(merchant)
-    .bind(env)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// An event the outbox holds that no one has planned deliveries for yet.
 #[derive(Debug, Clone)]
 pub struct PendingEvent {
@@ -309,9 +284,15 @@ pub async fn mark_dispatched(conn: &mut AnyConnection, event_ids: &[&str], now: 
 /// A delivery to plan: (endpoint, event, merchant, env).
 pub type PlannedDelivery<'a> = (&'a str, &'a str, &'a str, &'a str);
 
-/// Plans deliveries, due at once, a few hundred rows per statement.
-pub async fn insert_deliveries(conn: &mut AnyConnection, rows: &[PlannedDelivery<'_>], now: i64) -> StoreResult<()> {
-    for chunk in rows.chunks(100) {
+/// Plans deliveries, due at once, a hundred rows per statement; returns
+/// their ids in the order of `rows`.
+pub async fn insert_deliveries(
+    conn: &mut AnyConnection,
+    rows: &[PlannedDelivery<'_>],
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    let ids: Vec<String> = rows.iter().map(|_| crate::ids::new_id("dlv")).collect();
+    for (chunk, chunk_ids) in rows.chunks(100).zip(ids.chunks(100)) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 5 + 2;
@@ -330,17 +311,12 @@ pub async fn insert_deliveries(conn: &mut AnyConnection, rows: &[PlannedDelivery
             values.join(", ")
         );
         let mut query = sqlx::query(&sql).bind(now);
-        for (endpoint, event, merchant, env) in chunk {
-            query = query
-                .bind(crate::ids::new_id("dlv"))
-                .bind(*endpoint)
-                .bind(*event)
-                .bind(*merchant)
-                .bind(*env);
+        for ((endpoint, event, merchant, env), id) in chunk.iter().zip(chunk_ids) {
+            query = query.bind(id).bind(*endpoint).bind(*event).bind(*merchant).bind(*env);
         }
         query.execute(&mut *conn).await?;
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// The event as stored, for one merchant and environment.

@@ -384,21 +384,23 @@ pub async fn redeliver(
             .filter(|e| e.subscribes_to(&event.event_type))
             .collect(),
     };
-    let mut planned = Vec::new();
-    for endpoint in &targets {
-        let delivery_id = ids::new_id("dlv");
-        db::insert_delivery(
-            tx.conn(),
-            &delivery_id,
-            &endpoint.id,
-            &event.id,
-            &event.merchant_id,
-            &event.env,
-            now,
-        )
-        .await?;
-        planned.push(Delivery {
-            id: delivery_id,
+    let rows: Vec<db::PlannedDelivery<'_>> = targets
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_str(),
+                event.id.as_str(),
+                event.merchant_id.as_str(),
+                event.env.as_str(),
+            )
+        })
+        .collect();
+    let ids = db::insert_deliveries(tx.conn(), &rows, now).await?;
+    let planned: Vec<Delivery> = targets
+        .iter()
+        .zip(ids)
+        .map(|(endpoint, id)| Delivery {
+            id,
             object: "webhook_delivery".to_owned(),
             endpoint: endpoint.id.clone(),
             event: event.id.clone(),
@@ -407,8 +409,8 @@ pub async fn redeliver(
             next_attempt_at: Some(rfc3339(now)),
             created_at: rfc3339(now),
             attempts: Vec::new(),
-        });
-    }
+        })
+        .collect();
     tx.commit().await?;
     state.webhooks().wake();
     Ok(ApiJson(ListReply {
