@@ -204,6 +204,8 @@ def test_a_receiver_failing_three_times_gets_the_fourth_attempt(server_factory, 
     emit_event(server)
     deliveries = receiver.wait_for(4, timeout=20)
     assert len({d["headers"]["webhook-id"] for d in deliveries}) == 1
+    stamps = [int(d["headers"]["webhook-timestamp"]) for d in deliveries]
+    assert stamps == sorted(stamps) and stamps[-1] > stamps[0], "each retry is signed at its own time"
     # Every attempt is signed afresh, and each one verifies.
     for d in deliveries:
         verify_all_ways(endpoint["secret"], d)

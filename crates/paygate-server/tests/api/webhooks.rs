@@ -534,3 +534,64 @@ async fn the_delivery_log_keeps_each_attempt_and_redelivery_sends_again() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_slow_receivers_time_out() {
+    let app = spawn_with(|config| {
+        config.webhooks.allow_private_targets = true;
+        config.webhooks.timeout_secs = 1;
+        config.webhooks.retry_schedule_secs = vec![600];
+    })
+    .await;
+    // Where a redirect would lead: it must never be reached.
+    let (elsewhere, elsewhere_port) = Receiver::start(vec![(200, String::new())]).await;
+    let location = format!("http://127.0.0.1:{elsewhere_port}/hook");
+    let redirecting = Router::new().route(
+        "/hook",
+        post(move || {
+            let location = location.clone();
+            async move {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, location)],
+                )
+            }
+        }),
+    );
+    let slow = Router::new().route(
+        "/hook",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late"
+        }),
+    );
+    let mut endpoints = Vec::new();
+    for router in [redirecting, slow] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let created: Value = create_endpoint(&app, &app.key, &format!("http://127.0.0.1:{port}/hook"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        endpoints.push(created["id"].as_str().unwrap().to_owned());
+    }
+    emit(&app, Environment::Test).await;
+
+    let log = wait_for_log(&app, &endpoints[0], |log| log["data"][0]["attempts"][0].is_object()).await;
+    assert_eq!(log["data"][0]["attempts"][0]["response_status"], 307);
+    assert_eq!(
+        log["data"][0]["status"], "pending",
+        "a redirect is a failure, retried on the schedule"
+    );
+
+    let started = Instant::now();
+    let log = wait_for_log(&app, &endpoints[1], |log| log["data"][0]["attempts"][0].is_object()).await;
+    let attempt = &log["data"][0]["attempts"][0];
+    assert_eq!(attempt["error"], "timeout", "{log}");
+    assert_eq!(attempt["response_status"], Value::Null);
+    assert!(attempt["duration_ms"].as_u64().unwrap() < 2_500, "{attempt}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(elsewhere.count(), 0, "the redirect was not followed");
+}
