@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))
         }))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::per_ip))
         .layer(middleware::from_fn_with_state(state.clone(), response::finish))
         .with_state(state)
 }

@@ -172,6 +172,93 @@ pub async fn record(conn: &mut AnyConnection, entry: &AuditEntry, now: i64) -> S
     Ok(())
 }
 
+/// Appends many entries inside the caller's transaction: the same rows as
+/// [`record`] one by one, with one head update and multi-row inserts.
+pub async fn record_batch(conn: &mut AnyConnection, entries: &[(&AuditEntry, i64)]) -> StoreResult<()> {
+    // sqlx binds `$N` by name, a linear search per parameter: keep statements small.
+    const ROWS_PER_INSERT: usize = 16;
+    let count = i64::try_from(entries.len()).map_err(|_| StoreError::Corrupt("batch size".to_owned()))?;
+    if count == 0 {
+        return Ok(());
+    }
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+        .bind(count)
+        .fetch_one(&mut *conn)
+        .await?;
+    let last_seq: i64 = head.try_get("seq")?;
+    let mut prev_hash: String = head.try_get("hash")?;
+    struct Row {
+        seq: i64,
+        id: String,
+        details: String,
+        prev_hash: String,
+        hash: String,
+    }
+    let mut rows = Vec::with_capacity(entries.len());
+    for (i, (entry, now)) in entries.iter().enumerate() {
+        let seq = last_seq - count + 1 + i64::try_from(i).unwrap_or(0);
+        let id = ids::new_id("aud");
+        let details = entry.details.to_string();
+        let hash = RowContent {
+            seq,
+            id: &id,
+            merchant_id: entry.merchant_id.as_ref().map(MerchantId::as_str),
+            env: entry.env.map(Environment::as_str),
+            action: &entry.action,
+            outcome: entry.outcome.as_str(),
+            reason: entry.reason.as_deref(),
+            actor: entry.actor.as_deref(),
+            ip: entry.ip.as_deref(),
+            details: &details,
+            created_at: *now,
+            prev_hash: &prev_hash,
+        }
+        .hash();
+        rows.push(Row {
+            seq,
+            id,
+            details,
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    for (chunk_rows, chunk_entries) in rows.chunks(ROWS_PER_INSERT).zip(entries.chunks(ROWS_PER_INSERT)) {
+        let placeholders: Vec<String> = (0..chunk_rows.len())
+            .map(|r| {
+                let cols: Vec<String> = (1..=13).map(|c| format!("${}", r * 13 + c)).collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_events (seq, id, merchant_id, env, action, outcome, reason, actor, ip, details, created_at, prev_hash, hash) VALUES {}",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (row, (entry, now)) in chunk_rows.iter().zip(chunk_entries) {
+            query = query
+                .bind(row.seq)
+                .bind(&row.id)
+                .bind(entry.merchant_id.as_ref().map(MerchantId::as_str))
+                .bind(entry.env.map(Environment::as_str))
+                .bind(&entry.action)
+                .bind(entry.outcome.as_str())
+                .bind(entry.reason.as_deref())
+                .bind(entry.actor.as_deref())
+                .bind(entry.ip.as_deref())
+                .bind(&row.details)
+                .bind(*now)
+                .bind(&row.prev_hash)
+                .bind(&row.hash);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&prev_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Appends `entry` in a transaction of its own.
 pub async fn record_alone(store: &Store, entry: &AuditEntry, now: i64) -> StoreResult<()> {
     let mut tx = store.begin_write().await?;

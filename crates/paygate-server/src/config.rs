@@ -17,6 +17,7 @@ const CONFIG_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "redis_url",
+    "redis_key_prefix",
     "public_url",
     "master_key_file",
     "tls",
@@ -37,6 +38,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub redis_url: String,
+    /// Prepended to every Redis key, so deployments can share a Redis.
+    pub redis_key_prefix: String,
     pub public_url: String,
     pub master_key_file: String,
     pub tls: TlsConfig,
@@ -57,6 +60,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./paygate-data"),
             database_url: String::new(),
             redis_url: String::new(),
+            redis_key_prefix: "paygate:".to_owned(),
             public_url: String::new(),
             master_key_file: String::new(),
             tls: TlsConfig::default(),
@@ -136,6 +140,10 @@ impl Limit {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
+    /// `false` turns off the per-IP and per-merchant request limits (behind
+    /// an upstream limiter, or to measure their cost); token issuing stays
+    /// limited.
+    pub enabled: bool,
     pub auth: Limit,
     pub financial: Limit,
     pub wallet: Limit,
@@ -159,6 +167,7 @@ impl Default for RateLimits {
             merchant: Limit::new(100, 60),
             token_minute: Limit::new(10, 60),
             token_hour: Limit::new(100, 3600),
+            enabled: true,
         }
     }
 }
@@ -412,6 +421,12 @@ impl Config {
             return Err(ConfigError::new(
                 "database_url",
                 "must be empty (SQLite in data_dir) or a postgres:// URL",
+            ));
+        }
+        if !self.redis_url.is_empty() && redis::Client::open(self.redis_url.as_str()).is_err() {
+            return Err(ConfigError::new(
+                "redis_url",
+                "must be empty (in-process limiter) or a redis:// or rediss:// URL",
             ));
         }
         if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {

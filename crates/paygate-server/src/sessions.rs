@@ -1,6 +1,7 @@
 //! Token exchange and sessions (API.md 4.2): `POST /v1/auth/token` turns an
 //! API key into a short-lived access token bound to a new session;
-//! `DELETE /v1/auth/sessions/{id}` ends one.
+//! `DELETE /v1/auth/sessions/{id}` ends one. Token issuing limits are applied
+//! by `auth` with the request's other limits, in one decision.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,6 @@ use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::tokens::claims_for;
 use crate::auth::{Caller, Credential};
 use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
-use crate::limits::{headers as limit_headers, Check};
 use crate::store::auth::{insert_session, revoke_session, SessionRecord};
 
 fn exchange_needs_key() -> ApiError {
@@ -42,34 +42,6 @@ pub async fn exchange(
 ) -> ApiResult<Response> {
     if caller.credential != Credential::ApiKey || !headers.contains_key(headers::MERCHANT_ID) {
         return Err(exchange_needs_key());
-    }
-    let limits = &state.config().rate_limits;
-    let scope = format!("{}:{}", caller.merchant_id, caller.env);
-    let checks = [
-        Check {
-            name: "token_minute",
-            key: format!("token_minute:{scope}"),
-            limit: limits.token_minute,
-        },
-        Check {
-            name: "token_hour",
-            key: format!("token_hour:{scope}"),
-            limit: limits.token_hour,
-        },
-    ];
-    let decision = state
-        .auth()
-        .limiter()
-        .acquire(&checks, state.now_millis())
-        .await
-        .map_err(ApiError::internal)?;
-    if !decision.allowed {
-        let mut response = ApiError::new(ErrorCode::RateLimited)
-            .with_detail("Token issuing is limited per merchant and environment; reuse a token until it expires.")
-            .with_retry_after(limit_headers::retry_after_secs(&decision))
-            .into_response();
-        limit_headers::apply(&mut response, &decision);
-        return Ok(response);
     }
     let now = state.now();
     let ttl = i64::try_from(state.config().auth.token_ttl_secs).unwrap_or(60);
@@ -105,14 +77,13 @@ pub async fn exchange(
         .details(json!({ "session_id": session.id, "key_id": caller.key_id, "expires_at": session.expires_at }));
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    let mut response = ApiJson(TokenResponse {
+    let response = ApiJson(TokenResponse {
         access_token: token,
         token_type: "Bearer".to_owned(),
         expires_in: u64::try_from(ttl).unwrap_or(60),
         session_id: session.id,
     })
     .into_response();
-    limit_headers::apply(&mut response, &decision);
     Ok(response)
 }
 

@@ -76,12 +76,14 @@ impl Default for CredentialCache {
 }
 
 impl CredentialCache {
-    /// Empties every map when `epoch` differs from the one they were filled at.
+    /// Empties every map when `epoch` is newer than the one they were filled
+    /// at. Epochs only grow, so a request holding an older reading never
+    /// rolls the maps back.
     pub fn sync(&self, epoch: i64) {
-        let stale = self.maps.read().map(|m| m.epoch != epoch).unwrap_or(true);
+        let stale = self.maps.read().map(|m| m.epoch < epoch).unwrap_or(true);
         if stale {
             let mut maps = self.maps.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if maps.epoch != epoch {
+            if maps.epoch < epoch {
                 maps.epoch = epoch;
                 maps.keys_by_hash.clear();
                 maps.keys_by_id.clear();
@@ -175,5 +177,27 @@ impl EpochGate {
         self.value.store(epoch, Ordering::SeqCst);
         self.completed.store(seq, Ordering::SeqCst);
         Ok(epoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_epoch_empties_the_maps_and_an_older_reading_changes_nothing() {
+        let cache = CredentialCache::default();
+        let merchant = MerchantId::parse("MCH-ZA-7K2Q9X").unwrap();
+        cache.sync(2);
+        cache.put_policy(2, &merchant, Environment::Test, PolicyRecord::default());
+        assert!(cache.policy(&merchant, Environment::Test).is_some());
+        // A request that read the epoch earlier neither clears nor stores.
+        cache.sync(1);
+        assert!(cache.policy(&merchant, Environment::Test).is_some());
+        cache.put_policy(1, &merchant, Environment::Live, PolicyRecord::default());
+        assert!(cache.policy(&merchant, Environment::Live).is_none());
+        // A revocation (epoch 3) empties everything.
+        cache.sync(3);
+        assert!(cache.policy(&merchant, Environment::Test).is_none());
     }
 }

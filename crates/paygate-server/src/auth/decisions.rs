@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, AuditEntry, Outcome};
+
 use crate::store::auth::touch_key;
 use crate::store::{Store, StoreResult};
 
@@ -107,8 +108,9 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
 async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
     let mut tx = store.begin_write().await?;
     let mut last_use: std::collections::HashMap<&str, (i64, &str)> = std::collections::HashMap::new();
+    let entries: Vec<(&audit::AuditEntry, i64)> = batch.iter().map(|d| (&d.entry, d.at)).collect();
+    audit::record_batch(tx.conn(), &entries).await?;
     for decision in batch {
-        audit::record(tx.conn(), &decision.entry, decision.at).await?;
         if let (Some(key_id), Outcome::Success) = (&decision.key_id, decision.entry.outcome) {
             let ip = decision.entry.ip.as_deref().unwrap_or_default();
             last_use.insert(key_id, (decision.at, ip));

@@ -36,6 +36,7 @@ use crate::app::AppState;
 use crate::audit::{AuditEntry, Outcome};
 use crate::http::json::BODY_LIMIT;
 use crate::http::{ApiError, ClientIp};
+use crate::limits::{self, Check, LimitContext};
 
 /// The one route a plain API key may call under `require_token`.
 pub const TOKEN_EXCHANGE_PATH: &str = "/v1/auth/token";
@@ -99,12 +100,46 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
     }
     match verified {
         Ok((caller, body)) => {
+            let checks = request_limits(&state, &parts, &caller);
+            let context = parts.extensions.get::<LimitContext>().cloned();
+            if let Err(refused) = limits::layer::apply_more(&state, context.as_ref(), &checks).await {
+                return refused;
+            }
             let mut req = Request::from_parts(parts, body);
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// The limits an authenticated request adds to its per-IP one: the
+/// per-merchant-and-environment limit, and on token exchange the token
+/// issuing limits (API.md 4.2 and 5).
+fn request_limits(state: &AppState, parts: &Parts, caller: &Caller) -> Vec<Check> {
+    let limits = &state.config().rate_limits;
+    let scope = format!("{}:{}", caller.merchant_id, caller.env);
+    let mut checks = Vec::new();
+    if limits.enabled {
+        checks.push(Check {
+            name: "merchant",
+            key: format!("merchant:{scope}"),
+            limit: limits.merchant,
+        });
+    }
+    if parts.method == http::Method::POST && parts.uri.path() == TOKEN_EXCHANGE_PATH {
+        checks.push(Check {
+            name: "token_minute",
+            key: format!("token_minute:{scope}"),
+            limit: limits.token_minute,
+        });
+        checks.push(Check {
+            name: "token_hour",
+            key: format!("token_hour:{scope}"),
+            limit: limits.token_hour,
+        });
+    }
+    checks
 }
 
 async fn verify(

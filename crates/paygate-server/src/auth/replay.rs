@@ -56,6 +56,42 @@ impl ReplayGuard for MemoryReplayGuard {
     }
 }
 
+/// The replay guard shared by every instance using the same Redis:
+/// `SET key NX EX`, so exactly one instance sees a signature first.
+pub struct RedisReplayGuard {
+    limiter: std::sync::Arc<crate::limits::RedisLimiter>,
+}
+
+impl RedisReplayGuard {
+    /// Shares the limiter's connection and key prefix.
+    pub fn new(limiter: std::sync::Arc<crate::limits::RedisLimiter>) -> Self {
+        Self { limiter }
+    }
+}
+
+impl ReplayGuard for RedisReplayGuard {
+    fn first_use<'a>(&'a self, id: &'a str, expires_at: i64, now: i64) -> GuardFuture<'a> {
+        Box::pin(async move {
+            let mut connection = self
+                .limiter
+                .connection()
+                .await
+                .map_err(|e| ReplayError(e.to_string()))?;
+            let ttl = u64::try_from(expires_at - now).unwrap_or(0).max(1);
+            let set: Option<String> = redis::cmd("SET")
+                .arg(format!("{}replay:{id}", self.limiter.prefix()))
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| ReplayError(e.to_string()))?;
+            Ok(set.is_some())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

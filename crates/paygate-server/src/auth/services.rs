@@ -10,14 +10,14 @@ use sha2::{Digest, Sha256};
 
 use super::cache::{CredentialCache, EpochGate, KeyEntry, TokenEntry};
 use super::decisions::Decisions;
-use super::replay::{MemoryReplayGuard, ReplayGuard};
+use super::replay::ReplayGuard;
 use super::tokens::TokenService;
 use super::Trail;
 use crate::app::AppState;
 use crate::config::Config;
 use crate::http::{ApiError, ApiResult};
 use crate::keys::{parse_ip_net, secret_context};
-use crate::limits::{Limiter, MemoryLimiter};
+use crate::limits::Limiter;
 use crate::store::auth::PolicyRecord;
 use crate::store::{KeyRecord, Store};
 
@@ -35,14 +35,11 @@ pub struct AuthServices {
 }
 
 impl AuthServices {
-    /// In-process replay guard and limiter.
+    /// Redis-backed replay guard and limiter when `redis_url` is set, else
+    /// in-process ones.
     pub fn new(config: &Config, store: &Store) -> Self {
-        Self::with(
-            config,
-            store,
-            Arc::new(MemoryReplayGuard::default()),
-            Arc::new(MemoryLimiter::default()),
-        )
+        let (limiter, replay) = crate::limits::from_config(config);
+        Self::with(config, store, replay, limiter)
     }
 
     pub fn with(config: &Config, store: &Store, replay: Arc<dyn ReplayGuard>, limiter: Arc<dyn Limiter>) -> Self {

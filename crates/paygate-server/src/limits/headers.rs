@@ -4,7 +4,7 @@
 use axum::response::Response;
 use http::{HeaderName, HeaderValue};
 
-use super::{Decision, Usage};
+use super::Decision;
 
 fn ceil_secs(ms: u64) -> u64 {
     ms.div_ceil(1000)
@@ -21,16 +21,10 @@ pub fn apply(response: &mut Response, decision: &Decision) {
     let Some((name, usage)) = decision.tightest() else {
         return;
     };
-    let Usage {
-        limit,
-        window_secs,
-        remaining,
-        reset_ms,
-    } = usage;
-    let reset = if decision.allowed {
-        ceil_secs(reset_ms)
+    let reset = if usage.refused {
+        ceil_secs(usage.retry_ms).max(1)
     } else {
-        retry_after_secs(decision)
+        ceil_secs(usage.reset_ms)
     };
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -38,10 +32,13 @@ pub fn apply(response: &mut Response, decision: &Decision) {
             headers.insert(HeaderName::from_static(name), value);
         }
     };
-    set("ratelimit-policy", format!("\"{name}\";q={limit};w={window_secs}"));
-    set("ratelimit", format!("\"{name}\";r={remaining};t={reset}"));
-    set("ratelimit-limit", limit.to_string());
-    set("ratelimit-remaining", remaining.to_string());
+    set(
+        "ratelimit-policy",
+        format!("\"{name}\";q={};w={}", usage.limit, usage.window_secs),
+    );
+    set("ratelimit", format!("\"{name}\";r={};t={reset}", usage.remaining));
+    set("ratelimit-limit", usage.limit.to_string());
+    set("ratelimit-remaining", usage.remaining.to_string());
     set("ratelimit-reset", reset.to_string());
     if !decision.allowed {
         set("retry-after", retry_after_secs(decision).to_string());

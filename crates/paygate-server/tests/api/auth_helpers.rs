@@ -65,3 +65,22 @@ pub async fn create_key(app: &TestApp, body: Value) -> Value {
     assert_eq!(response.status(), 200, "create key");
     response.json().await.expect("json")
 }
+
+/// The in-process limiter always; Redis too when the environment names one.
+pub fn backends() -> Vec<Option<String>> {
+    let mut backends = vec![None];
+    if let Ok(url) = std::env::var("PAYGATE_TEST_REDIS_URL") {
+        if !url.is_empty() {
+            backends.push(Some(url));
+        }
+    }
+    backends
+}
+
+/// A fresh key prefix, so tests sharing a Redis never share a counter.
+pub fn use_backend(config: &mut paygate_server::config::Config, redis: &Option<String>) {
+    if let Some(url) = redis {
+        config.redis_url.clone_from(url);
+        config.redis_key_prefix = format!("paygate-test:{}:", uuid::Uuid::new_v4());
+    }
+}

@@ -13,6 +13,7 @@ mod errors;
 mod key_lifecycle;
 mod keys;
 mod metrics;
+mod rate_limits;
 mod realtime;
 mod signatures;
 mod slow_clients;

@@ -3,12 +3,17 @@
 
 use serde_json::json;
 
-use crate::auth_helpers::{exchange, problem, signed, unix_now};
-use crate::support::spawn_app;
+use crate::auth_helpers::{backends, exchange, problem, signed, unix_now, use_backend};
+use crate::support::{spawn_app, spawn_with};
 
 #[tokio::test]
 async fn a_signed_request_passes_once_and_its_replay_is_refused() {
-    let app = spawn_app().await;
+    for redis in backends() {
+        replay_is_refused(spawn_with(|c| use_backend(c, &redis)).await).await;
+    }
+}
+
+async fn replay_is_refused(app: crate::support::TestApp) {
     let ts = unix_now().to_string();
     let target = "/v1/balance?attempt=1";
     let send = || {
