@@ -15,6 +15,7 @@ pub mod realtime;
 pub mod scopes;
 pub mod signing;
 pub mod types;
+pub mod webhooks;
 
 pub use credentials::{ApiKey, ApiSecret, CredentialError, Environment, MerchantId};
 pub use error::{ErrorCode, FieldError, Problem};

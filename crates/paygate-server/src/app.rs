@@ -21,7 +21,7 @@ use crate::http::{response, ApiError};
 use crate::store::Store;
 use crate::{
     api_keys, audit_events, auth, balance, docs, events, health, openapi, payments, realtime, security_policy,
-    sessions, wallets, withdrawals,
+    sessions, wallets, webhooks, withdrawals,
 };
 
 #[derive(Clone)]
@@ -33,6 +33,7 @@ struct Inner {
     master_key: MasterKey,
     clock: Arc<dyn Clock>,
     idempotency_claims: crate::idempotency::Claims,
+    webhooks: crate::webhooks::Webhooks,
     realtime: crate::realtime::RealtimeHub,
     auth: crate::auth::AuthServices,
 }
@@ -46,6 +47,7 @@ impl AppState {
             master_key,
             clock,
             idempotency_claims: crate::idempotency::Claims::default(),
+            webhooks: crate::webhooks::Webhooks::default(),
             realtime: Default::default(),
             auth,
         }))
@@ -66,6 +68,11 @@ impl AppState {
     /// Idempotency keys whose first request is running in this process.
     pub fn idempotency_claims(&self) -> &crate::idempotency::Claims {
         &self.0.idempotency_claims
+    }
+
+    /// The webhook worker's handle: its resolver and its wake-up call.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.0.webhooks
     }
 
     /// This instance's realtime sockets.
@@ -103,6 +110,23 @@ pub fn router(state: AppState) -> Router {
             get(security_policy::get).put(security_policy::put),
         )
         .route("/v1/audit-events", get(audit_events::list))
+        .route(
+            "/v1/webhook-endpoints",
+            post(webhooks::endpoints::create).get(webhooks::endpoints::list),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            get(webhooks::endpoints::get).delete(webhooks::endpoints::delete),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/secret/rotate",
+            post(webhooks::endpoints::rotate),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/deliveries",
+            get(webhooks::endpoints::deliveries),
+        )
+        .route("/v1/events/{id}/redeliver", post(webhooks::endpoints::redeliver))
         .route("/v1/realtime/tokens", post(realtime::create_token))
         .route("/v1/payments", post(payments::create).get(payments::list))
         .route("/v1/payments/{id}", get(payments::get))

@@ -205,16 +205,25 @@ impl Default for IdempotencyConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
     pub retry_schedule_secs: Vec<u64>,
+    /// Each retry waits its scheduled delay plus or minus this percentage.
+    pub retry_jitter_percent: u64,
     pub timeout_secs: u64,
     pub allow_private_targets: bool,
+    /// Attempts in flight at once, in all.
+    pub max_concurrency: usize,
+    /// Attempts in flight at once to any one endpoint.
+    pub max_concurrency_per_endpoint: usize,
 }
 
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             retry_schedule_secs: vec![10, 60, 600, 3600, 21_600],
+            retry_jitter_percent: 10,
             timeout_secs: 10,
             allow_private_targets: false,
+            max_concurrency: 256,
+            max_concurrency_per_endpoint: 16,
         }
     }
 }
@@ -373,6 +382,7 @@ impl Config {
                 "must be between 1 and 60 seconds",
             ));
         }
+        self.validate_webhooks()?;
         match self.tls.mode {
             TlsMode::Files if self.tls.cert.is_empty() || self.tls.key.is_empty() => {
                 return Err(ConfigError::new(
@@ -421,6 +431,36 @@ impl Config {
         }
         if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
             return Err(ConfigError::new("public_url", "must be an https:// URL"));
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let hooks = &self.webhooks;
+        if hooks.retry_schedule_secs.len() > 20 || hooks.retry_schedule_secs.iter().any(|d| !(1..=604_800).contains(d))
+        {
+            return Err(ConfigError::new(
+                "webhooks.retry_schedule_secs",
+                "at most 20 delays, each between 1 and 604800 seconds",
+            ));
+        }
+        if hooks.retry_jitter_percent > 50 {
+            return Err(ConfigError::new(
+                "webhooks.retry_jitter_percent",
+                "must be between 0 and 50",
+            ));
+        }
+        if !(1..=4096).contains(&hooks.max_concurrency) {
+            return Err(ConfigError::new(
+                "webhooks.max_concurrency",
+                "must be between 1 and 4096",
+            ));
+        }
+        if !(1..=hooks.max_concurrency).contains(&hooks.max_concurrency_per_endpoint) {
+            return Err(ConfigError::new(
+                "webhooks.max_concurrency_per_endpoint",
+                "must be between 1 and webhooks.max_concurrency",
+            ));
         }
         Ok(())
     }

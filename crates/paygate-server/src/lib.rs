@@ -36,4 +36,5 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod wallets;
+pub mod webhooks;
 pub mod withdrawals;

@@ -35,7 +35,14 @@ use utoipa::{Modify, OpenApi};
         crate::withdrawals::approve,
         crate::withdrawals::reject,
         crate::events::list,
-        crate::events::get
+        crate::events::get,
+        crate::webhooks::endpoints::create,
+        crate::webhooks::endpoints::list,
+        crate::webhooks::endpoints::get,
+        crate::webhooks::endpoints::delete,
+        crate::webhooks::endpoints::rotate,
+        crate::webhooks::endpoints::deliveries,
+        crate::webhooks::endpoints::redeliver
     ),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
     modifiers(&SecuritySchemes)

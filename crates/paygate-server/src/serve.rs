@@ -108,6 +108,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         None => (None, None),
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
+    crate::webhooks::worker::spawn(state.clone(), shutdown_rx.clone()).context("the webhook worker could not start")?;
     let app = router(state.clone());
     tokio::spawn(crate::maintenance::run(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));

@@ -32,16 +32,19 @@ where
     }
 }
 
-/// The raw bytes of a JSON request body: 415 unless it is declared JSON,
-/// 413 over the limit.
-pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    let is_json = req
-        .headers()
+/// Whether the request says its body is `application/json`.
+pub fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The raw bytes of a JSON request body: 415 unless it is declared JSON,
+/// 413 over the limit.
+pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers()) {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
     Bytes::from_request(req, state)

@@ -26,4 +26,5 @@ mod slow_clients;
 mod tokens;
 mod transport;
 mod wallets;
+mod webhooks;
 mod withdrawals;

@@ -1,0 +1,422 @@
+//! The webhook API (`webhooks:manage`): endpoints (create with the secret
+//! shown once, list, get masked, delete, rotate), an endpoint's delivery
+//! log, and redelivery of an event.
+
+use axum::extract::{Path, State};
+use bytes::Bytes;
+use http::HeaderMap;
+use paygate_proto::webhooks::{
+    mask, CreateWebhookEndpoint, Delivery, DeliveryAttempt, Redeliver, WebhookEndpoint, WebhookSecret, EVENT_TYPES,
+};
+use paygate_proto::{ErrorCode, FieldError, Scope};
+use serde::Serialize;
+use serde_json::json;
+
+use super::db::{self, DeliveryRow, EndpointRecord};
+use super::egress::{self, Policy};
+use super::secret_context;
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry, Outcome};
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::http::list::{ListReply, Page, SortKey, SortValue};
+use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
+use crate::ids;
+
+/// How long a rotated-out secret keeps signing beside the new one.
+pub const ROTATION_GRACE_SECS: i64 = 86_400;
+const MAX_DESCRIPTION: usize = 500;
+
+/// A listed item with the key its cursor is made from.
+#[derive(Serialize)]
+pub struct Listed<T> {
+    #[serde(flatten)]
+    item: T,
+    #[serde(skip)]
+    key: (i64, String),
+}
+
+fn listed<T>(item: T, created_at: i64, id: &str) -> Listed<T> {
+    Listed {
+        item,
+        key: (created_at, id.to_owned()),
+    }
+}
+
+fn reply<T: Serialize>(page: &Page, rows: Vec<Listed<T>>) -> ListReply<Listed<T>> {
+    page.reply(rows, |row| (SortValue::Int(row.key.0), row.key.1.clone()))
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound)
+}
+
+fn to_wire(record: &EndpointRecord, secret: Option<&WebhookSecret>, now: i64) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: record.id.clone(),
+        object: "webhook_endpoint".to_owned(),
+        url: record.url.clone(),
+        events: record.events.clone(),
+        description: record.description.clone(),
+        status: record.status.clone(),
+        disabled_reason: record.disabled_reason.clone(),
+        secret: secret.map_or_else(|| mask(&record.secret_hint), |s| s.expose().to_owned()),
+        previous_secret_expires_at: record.previous_expires_at.filter(|until| *until > now).map(rfc3339),
+        created_at: rfc3339(record.created_at),
+        updated_at: rfc3339(record.updated_at),
+    }
+}
+
+/// Validates the event list: known types or `*`, at least one, no repeats.
+fn event_list(events: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if events.is_empty() {
+        errors.push(FieldError::new("events", "must name at least one event type, or \"*\""));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+            errors.push(FieldError::new(format!("events[{i}]"), "is not a known event type"));
+        } else if !out.contains(event) {
+            out.push(event.clone());
+        }
+    }
+    if out.iter().any(|e| e == "*") {
+        out = vec!["*".to_owned()];
+    }
+    out
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints",
+    tag = "webhooks",
+    request_body = CreateWebhookEndpoint,
+    responses(
+        (status = 200, description = "The endpoint, with its signing secret shown this once", body = WebhookEndpoint),
+        (status = 400, body = paygate_proto::Problem),
+        (status = 403, body = paygate_proto::Problem),
+        (status = 422, description = "url_not_allowed", body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    ApiJson(body): ApiJson<CreateWebhookEndpoint>,
+) -> ApiResult<ApiJson<WebhookEndpoint>> {
+    caller.require(Scope::WebhooksManage)?;
+    let mut errors = Vec::new();
+    let events = event_list(&body.events, &mut errors);
+    let description = body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
+        errors.push(FieldError::new("description", "must be at most 500 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let policy = Policy::for_env(caller.env, state.config().webhooks.allow_private_targets);
+    let (url, _) = egress::vet_url(&body.url, policy)
+        .map_err(|refusal| ApiError::new(ErrorCode::UrlNotAllowed).with_detail(refusal.to_string()))?;
+    let now = state.now();
+    let id = ids::new_id("we");
+    let secret = WebhookSecret::generate();
+    let record = EndpointRecord {
+        id: id.clone(),
+        merchant_id: caller.merchant_id.clone(),
+        env: caller.env,
+        url: url.to_string(),
+        description,
+        events,
+        status: "enabled".to_owned(),
+        disabled_reason: None,
+        secret: state
+            .master_key()
+            .seal(secret.expose().as_bytes(), &secret_context(&id))?,
+        secret_hint: secret.hint().to_owned(),
+        previous: None,
+        previous_expires_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.store().begin_write().await?;
+    db::insert_endpoint(tx.conn(), &record).await?;
+    let entry = AuditEntry::new("webhook_endpoint.created", Outcome::Success)
+        .merchant(&caller.merchant_id, caller.env)
+        .actor(&caller.key_prefix)
+        .ip(client_ip.0)
+        .details(json!({ "endpoint_id": id, "url": record.url, "events": record.events }));
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(ApiJson(to_wire(&record, Some(&secret), now)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints",
+    tag = "webhooks",
+    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("order" = Option<String>, Query)),
+    responses((status = 200, description = "A page of endpoints, secrets masked")),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    page: Page,
+) -> ApiResult<ApiJson<ListReply<Listed<WebhookEndpoint>>>> {
+    caller.require(Scope::WebhooksManage)?;
+    let page = page.supporting(&[SortKey::CreatedAt]);
+    let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
+    let now = state.now();
+    let rows = db::list_endpoints(&mut conn, &caller.merchant_id, caller.env, &page)
+        .await?
+        .iter()
+        .map(|r| listed(to_wire(r, None, now), r.created_at, &r.id))
+        .collect();
+    Ok(ApiJson(reply(&page, rows)))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<EndpointRecord> {
+    let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
+    db::endpoint(&mut conn, &caller.merchant_id, caller.env, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints/{id}",
+    tag = "webhooks",
+    responses((status = 200, description = "The endpoint, secret masked", body = WebhookEndpoint), (status = 404, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<WebhookEndpoint>> {
+    caller.require(Scope::WebhooksManage)?;
+    let record = find(&state, &caller, &id).await?;
+    Ok(ApiJson(to_wire(&record, None, state.now())))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/webhook-endpoints/{id}",
+    tag = "webhooks",
+    responses((status = 200, description = "Deleted, with its deliveries"), (status = 404, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<serde_json::Value>> {
+    caller.require(Scope::WebhooksManage)?;
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    let record = db::endpoint(tx.conn(), &caller.merchant_id, caller.env, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    db::delete_endpoint(tx.conn(), &record.id).await?;
+    let entry = AuditEntry::new("webhook_endpoint.deleted", Outcome::Success)
+        .merchant(&caller.merchant_id, caller.env)
+        .actor(&caller.key_prefix)
+        .ip(client_ip.0)
+        .details(json!({ "endpoint_id": record.id, "url": record.url }));
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(ApiJson(
+        json!({ "id": record.id, "object": "webhook_endpoint", "deleted": true }),
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webhook-endpoints/{id}/secret/rotate",
+    tag = "webhooks",
+    responses(
+        (status = 200, description = "The endpoint with its new secret, shown this once; the previous one signs beside it for 24 h", body = WebhookEndpoint),
+        (status = 401, description = "api_secret_required", body = paygate_proto::Problem),
+        (status = 404, body = paygate_proto::Problem),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    client_ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<ApiJson<WebhookEndpoint>> {
+    caller.require(Scope::WebhooksManage)?;
+    caller.require_secret()?;
+    let now = state.now();
+    let secret = WebhookSecret::generate();
+    let mut tx = state.store().begin_write().await?;
+    let mut record = db::endpoint(tx.conn(), &caller.merchant_id, caller.env, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let sealed = state
+        .master_key()
+        .seal(secret.expose().as_bytes(), &secret_context(&record.id))?;
+    let until = now + ROTATION_GRACE_SECS;
+    db::rotate_secret(
+        tx.conn(),
+        &record.id,
+        &sealed,
+        secret.hint(),
+        &record.secret,
+        until,
+        now,
+    )
+    .await?;
+    let entry = AuditEntry::new("webhook_endpoint.secret_rotated", Outcome::Success)
+        .merchant(&caller.merchant_id, caller.env)
+        .actor(&caller.key_prefix)
+        .ip(client_ip.0)
+        .details(json!({ "endpoint_id": record.id, "previous_secret_expires_at": rfc3339(until) }));
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    record.previous = Some(std::mem::replace(&mut record.secret, sealed));
+    record.secret_hint = secret.hint().to_owned();
+    record.previous_expires_at = Some(until);
+    record.updated_at = now;
+    Ok(ApiJson(to_wire(&record, Some(&secret), now)))
+}
+
+fn delivery_to_wire(row: &DeliveryRow) -> Delivery {
+    Delivery {
+        id: row.id.clone(),
+        object: "webhook_delivery".to_owned(),
+        endpoint: row.endpoint_id.clone(),
+        event: row.event_id.clone(),
+        event_type: row.event_type.clone(),
+        status: row.status.clone(),
+        next_attempt_at: row.next_attempt_at.map(rfc3339),
+        created_at: rfc3339(row.created_at),
+        attempts: row
+            .attempts
+            .iter()
+            .map(|a| DeliveryAttempt {
+                attempt: u32::try_from(a.attempt).unwrap_or(u32::MAX),
+                attempted_at: rfc3339(a.attempted_at),
+                response_status: a.response_status.and_then(|s| u16::try_from(s).ok()),
+                duration_ms: u64::try_from(a.duration_ms).unwrap_or(0),
+                response_body: a.response_body.clone(),
+                error: a.error.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/webhook-endpoints/{id}/deliveries",
+    tag = "webhooks",
+    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("order" = Option<String>, Query)),
+    responses((status = 200, description = "The endpoint's deliveries, newest first, each with every attempt"), (status = 404, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    page: Page,
+) -> ApiResult<ApiJson<ListReply<Listed<Delivery>>>> {
+    caller.require(Scope::WebhooksManage)?;
+    let page = page.supporting(&[SortKey::CreatedAt]);
+    let endpoint = find(&state, &caller, &id).await?;
+    let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
+    let rows = db::list_deliveries(&mut conn, &endpoint.id, &page)
+        .await?
+        .iter()
+        .map(|d| listed(delivery_to_wire(d), d.created_at, &d.id))
+        .collect();
+    Ok(ApiJson(reply(&page, rows)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/redeliver",
+    tag = "webhooks",
+    request_body(content = Option<Redeliver>, description = "Optional: {\"endpoint\": \"we_...\"}; without it, every enabled endpoint subscribed to the event"),
+    responses((status = 200, description = "The deliveries planned"), (status = 404, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<ApiJson<ListReply<Delivery>>> {
+    caller.require(Scope::WebhooksManage)?;
+    let request: Redeliver = if body.iter().all(u8::is_ascii_whitespace) {
+        Redeliver { endpoint: None }
+    } else {
+        if !crate::http::json::is_json(&headers) {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+        }
+        crate::http::json::parse_json(&body)?
+    };
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    let event = db::event(tx.conn(), &caller.merchant_id, caller.env, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let targets: Vec<EndpointRecord> = match &request.endpoint {
+        Some(endpoint_id) => {
+            let endpoint = db::endpoint(tx.conn(), &caller.merchant_id, caller.env, endpoint_id)
+                .await?
+                .ok_or_else(not_found)?;
+            if endpoint.status != "enabled" {
+                return Err(ApiError::new(ErrorCode::InvalidState).with_detail("The endpoint is disabled."));
+            }
+            vec![endpoint]
+        }
+        None => db::enabled_endpoints(tx.conn(), caller.merchant_id.as_str(), caller.env.as_str())
+            .await?
+            .into_iter()
+            .filter(|e| e.subscribes_to(&event.event_type))
+            .collect(),
+    };
+    let rows: Vec<db::PlannedDelivery<'_>> = targets
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_str(),
+                event.id.as_str(),
+                event.merchant_id.as_str(),
+                event.env.as_str(),
+            )
+        })
+        .collect();
+    let ids = db::insert_deliveries(tx.conn(), &rows, now).await?;
+    let planned: Vec<Delivery> = targets
+        .iter()
+        .zip(ids)
+        .map(|(endpoint, id)| Delivery {
+            id,
+            object: "webhook_delivery".to_owned(),
+            endpoint: endpoint.id.clone(),
+            event: event.id.clone(),
+            event_type: event.event_type.clone(),
+            status: "pending".to_owned(),
+            next_attempt_at: Some(rfc3339(now)),
+            created_at: rfc3339(now),
+            attempts: Vec::new(),
+        })
+        .collect();
+    tx.commit().await?;
+    state.webhooks().wake();
+    Ok(ApiJson(ListReply {
+        object: "list",
+        data: planned,
+        has_more: false,
+        next_cursor: None,
+    }))
+}
