@@ -151,7 +151,8 @@ pub fn router(state: AppState) -> Router {
         .route("/docs/errors", get(docs::errors))
         .route("/.well-known/jwks.json", get(auth::tokens::jwks))
         .route("/v1/openapi.json", get(openapi::document))
-        .route("/v1/realtime", get(realtime::connect));
+        .route("/v1/realtime", get(realtime::connect))
+        .route("/v1/leaked-keys", post(crate::leaked_keys::report));
 
     Router::new()
         .merge(open)

@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod keyset;
+pub mod leaked_keys;
 pub mod ledger;
 pub mod limits;
 pub mod maintenance;

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         crate::balance::get_balance,
         crate::api_keys::create,
         crate::realtime::create_token,
+        crate::leaked_keys::report,
         crate::api_keys::list,
         crate::api_keys::roll,
         crate::api_keys::revoke,

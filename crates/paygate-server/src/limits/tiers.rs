@@ -72,7 +72,7 @@ pub fn classify(method: &Method, path: &str) -> Option<Tier> {
             Tier::Dashboard
         });
     }
-    if under(path, "/pay") || under(path, "/v1/payor") {
+    if under(path, "/pay") || under(path, "/v1/payor") || path == "/v1/leaked-keys" {
         return Some(Tier::Public);
     }
     if !under(path, "/v1") {

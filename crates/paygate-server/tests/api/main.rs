@@ -15,6 +15,7 @@ mod errors;
 mod idempotency;
 mod key_lifecycle;
 mod keys;
+mod leaked_keys;
 mod ledger_property;
 mod lists;
 mod metrics;
