@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod checkout;
 pub mod credentials;
 pub mod error;
 pub mod headers;

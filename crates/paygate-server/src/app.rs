@@ -142,6 +142,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/withdrawal-requests/{id}/approve", post(withdrawals::approve))
         .route("/v1/withdrawal-requests/{id}/reject", post(withdrawals::reject))
         .route("/v1/events", get(events::list))
+        .route("/v1/checkout/sessions", post(crate::checkout::create))
+        .route("/v1/checkout/sessions/{id}", get(crate::checkout::get))
         .route("/v1/events/{id}", get(events::get))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
@@ -152,7 +154,10 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(auth::tokens::jwks))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/realtime", get(realtime::connect))
-        .route("/v1/leaked-keys", post(crate::leaked_keys::report));
+        .route("/v1/leaked-keys", post(crate::leaked_keys::report))
+        .route("/v1/payor/session", get(crate::checkout::payor_session))
+        .route("/v1/payor/session/pay", post(crate::checkout::payor_pay))
+        .route("/v1/payor/session/realtime", post(crate::checkout::payor_realtime));
 
     Router::new()
         .merge(open)

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_events;
 pub mod auth;
 pub mod balance;
+pub mod checkout;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
         crate::api_keys::create,
         crate::realtime::create_token,
         crate::leaked_keys::report,
+        crate::checkout::create,
+        crate::checkout::get,
         crate::api_keys::list,
         crate::api_keys::roll,
         crate::api_keys::revoke,

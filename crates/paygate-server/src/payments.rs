@@ -479,6 +479,29 @@ async fn create_in(
     Ok(record.to_api())
 }
 
+/// One payment as the API shows it, read through the caller's connection.
+pub(crate) async fn find(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+) -> ApiResult<Option<Payment>> {
+    Ok(load(conn, merchant, env, id).await?.map(|record| record.to_api()))
+}
+
+/// Validates and creates a payment inside the caller's transaction, for a
+/// checkout session's payor (the session fixes the amount and currency).
+pub(crate) async fn create_for_checkout(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    body: CreatePayment,
+    now: i64,
+) -> ApiResult<Payment> {
+    let new = validate(body, env, now)?;
+    create_in(conn, merchant, env, new, now).await
+}
+
 #[utoipa::path(post, path = "/v1/payments", tag = "payments", request_body = CreatePayment,
     responses((status = 200, body = Payment), (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]

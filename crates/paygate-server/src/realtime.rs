@@ -157,6 +157,26 @@ pub async fn create_token(
             ));
         }
     }
+    let token = mint(
+        &state,
+        &caller.merchant_id,
+        caller.env,
+        body.checkout_session.as_deref(),
+    )
+    .await?;
+    Ok(ApiJson(RealtimeToken {
+        ws_token: token.expose_secret().to_owned(),
+        expires_in: WS_TOKEN_TTL_SECS as u64,
+    }))
+}
+
+/// Mints a single-use socket token for a merchant's events (or one session's).
+pub async fn mint(
+    state: &AppState,
+    merchant: &paygate_proto::MerchantId,
+    env: Environment,
+    checkout_session: Option<&str>,
+) -> ApiResult<secrecy::SecretString> {
     let token = generate_opaque_token(WS_TOKEN_PREFIX, &mut rand::rngs::OsRng);
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
@@ -165,9 +185,9 @@ pub async fn create_token(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash(token.expose_secret()))
-    .bind(caller.merchant_id.as_str())
-    .bind(caller.env.as_str())
-    .bind(body.checkout_session.as_deref())
+    .bind(merchant.as_str())
+    .bind(env.as_str())
+    .bind(checkout_session)
     .bind(now)
     .bind(now + WS_TOKEN_TTL_SECS)
     .execute(tx.conn())
@@ -177,10 +197,7 @@ pub async fn create_token(
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    Ok(ApiJson(RealtimeToken {
-        ws_token: token.expose_secret().to_owned(),
-        expires_in: WS_TOKEN_TTL_SECS as u64,
-    }))
+    Ok(token)
 }
 
 /// What a redeemed token lets a socket see.

@@ -77,27 +77,6 @@ fn frame(csrf: &CsrfToken) -> Frame {
     }
 }
 
-/// The https origin for links in mail: `public_url`, or a loopback host the
-/// request came to (a sandbox). Other Host headers are never trusted.
-fn link_base(state: &AppState, uri: &http::Uri, headers: &HeaderMap) -> Option<String> {
-    if !state.config().public_url.is_empty() {
-        return Some(state.config().public_url.trim_end_matches('/').to_owned());
-    }
-    // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in `Host`.
-    let host = match uri.authority() {
-        Some(authority) => authority.as_str(),
-        None => headers.get(http::header::HOST).and_then(|h| h.to_str().ok())?,
-    };
-    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]").then(|| format!("https://{host}"))
-}
-
 pub async fn register_page(csrf: CsrfToken) -> Response {
     render(&RegisterPage {
         frame: frame(&csrf),
@@ -176,7 +155,7 @@ pub async fn register(
         .details(json!({ "user_id": user_id }));
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    let base = link_base(&state, &uri, &headers).unwrap_or_default();
+    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
     let body = format!(
         "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",
         link_token.expose_secret()

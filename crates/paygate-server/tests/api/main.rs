@@ -7,6 +7,7 @@ mod money_support;
 mod support;
 
 mod audit;
+mod checkout;
 mod cli;
 mod crash;
 mod credentials;
