@@ -3,6 +3,7 @@
 // trusting exactly that server's certificate (by its public key).
 
 import { spawn } from "node:child_process";
+import { request } from "node:https";
 import { createHash, X509Certificate } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,4 +83,27 @@ export async function screenshot(page, name) {
     await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
     await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });
   }
+}
+
+/** Calls the merchant API as the merchant's server would (HTTPS, the server's CA). */
+export function api(server, method, path, body) {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server.baseUrl}${path}`,
+      {
+        method,
+        ca: readFileSync(server.certPath),
+        headers: { "x-api-key": server.key, ...(payload ? { "content-type": "application/json" } : {}) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null }));
+      },
+    );
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
 }

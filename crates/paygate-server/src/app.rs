@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .merge(open)
         .merge(merchant_api)
         .merge(crate::dashboard::router())
+        .merge(crate::hosted::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

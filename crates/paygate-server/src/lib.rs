@@ -17,6 +17,7 @@ pub mod dashboard;
 pub mod docs;
 pub mod events;
 pub mod health;
+pub mod hosted;
 pub mod http;
 pub mod idempotency;
 pub mod ids;

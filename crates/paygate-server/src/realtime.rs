@@ -129,10 +129,15 @@ fn related_ids(payload: &str) -> Vec<String> {
         return Vec::new();
     };
     let object = &value["data"]["object"];
-    ["id", "checkout_session"]
-        .iter()
-        .filter_map(|field| object[*field].as_str().map(str::to_owned))
-        .collect()
+    // A payment names its checkout session in `metadata.checkout_session`.
+    [
+        &object["id"],
+        &object["checkout_session"],
+        &object["metadata"]["checkout_session"],
+    ]
+    .iter()
+    .filter_map(|v| v.as_str().map(str::to_owned))
+    .collect()
 }
 
 #[utoipa::path(

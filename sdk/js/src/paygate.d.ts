@@ -37,6 +37,7 @@ export class PaygateCheckout {
   constructor(options: CheckoutOptions);
   getSession(): Promise<Record<string, unknown>>;
   pay(payment: { method: "card"; card: Card } | { method: "crypto" }): Promise<Record<string, unknown>>;
+  realtimeToken(): Promise<{ ws_token: string; expires_in: number }>;
 }
 
 export interface RealtimeOptions {

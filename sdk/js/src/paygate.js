@@ -98,6 +98,14 @@ export class PaygateCheckout {
     return this.#send("POST", "/v1/payor/session/pay", JSON.stringify(payment));
   }
 
+  /**
+   * `POST /v1/payor/session/realtime`: a socket token for this session's
+   * events only (for pages without a server of their own).
+   */
+  realtimeToken() {
+    return this.#send("POST", "/v1/payor/session/realtime", undefined);
+  }
+
   async #send(method, path, body) {
     // A query that changes each call keeps two identical requests in the
     // same second from sharing a signature (which the server refuses as a replay).
@@ -105,6 +113,7 @@ export class PaygateCheckout {
     const target = `${path}?n=${nonce}`;
     const timestamp = String(this.now());
     const signature = await signRequest(this.sessionSecret, method, target, body ?? "", timestamp);
+    // `body` stays undefined for a bodiless request, so no content type is sent.
     const headers = { "x-session-token": this.sessionToken, "x-timestamp": timestamp, "x-signature": signature };
     if (body !== undefined) headers["content-type"] = "application/json";
     const response = await this.fetch(this.baseUrl + target, { method, headers, body, credentials: "omit" });

@@ -65,6 +65,21 @@ describe("PaygateCheckout", () => {
     expect(JSON.parse(init.body)).toEqual(body);
   });
 
+  it("mints a session-scoped socket token with a signed, bodiless POST", async () => {
+    const seen = [];
+    const fetch = async (url, init) => {
+      seen.push({ url, init });
+      return new Response(JSON.stringify({ ws_token: "wst_x", expires_in: 60 }), { status: 200 });
+    };
+    const checkout = new PaygateCheckout({ ...session, fetch, now: () => 1700000000 });
+    expect(await checkout.realtimeToken()).toEqual({ ws_token: "wst_x", expires_in: 60 });
+    const { url, init } = seen[0];
+    expect(init.method).toBe("POST");
+    expect(url).toMatch(/^\/v1\/payor\/session\/realtime\?n=/);
+    expect(init.headers["content-type"]).toBeUndefined();
+    expect(init.headers["x-signature"]).toBe(await signRequest(session.sessionSecret, "POST", url, "", "1700000000"));
+  });
+
   it("gives two identical calls different signatures", async () => {
     const signatures = [];
     const fetch = async (_url, init) => {

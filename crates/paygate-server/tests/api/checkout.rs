@@ -321,3 +321,42 @@ async fn sessions_are_validated_and_scoped_to_the_merchant() {
         .expect("req");
     assert_eq!(foreign.status(), 404);
 }
+
+#[tokio::test]
+async fn the_payors_socket_hears_its_own_payment_settle() {
+    let app = spawn_app().await;
+    let (created, payor) = create_session(&app, json!({"amount": 700, "currency": "GBP"})).await;
+    let minted: Value = payor_call(
+        &app,
+        &payor.token,
+        &payor.secret,
+        Method::POST,
+        "/v1/payor/session/realtime",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let token = minted["ws_token"].as_str().expect("ws token");
+    let mut socket = crate::realtime::open(&app, token).await;
+    let paid = payor_call(
+        &app,
+        &payor.token,
+        &payor.secret,
+        Method::POST,
+        "/v1/payor/session/pay",
+        Some(&card("4242424242424242")),
+    )
+    .await;
+    assert_eq!(paid.status(), 200);
+    let mut types = Vec::new();
+    while let Some(event) = crate::realtime::next_event(&mut socket, std::time::Duration::from_secs(5)).await {
+        assert_eq!(event["data"]["object"]["metadata"]["checkout_session"], created["id"]);
+        types.push(event["type"].as_str().unwrap_or_default().to_owned());
+        if types.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(types, ["payment.created", "payment.succeeded"]);
+}

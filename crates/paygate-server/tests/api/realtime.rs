@@ -29,7 +29,7 @@ async fn mint(app: &TestApp, key: &str, body: Value) -> String {
     token["ws_token"].as_str().expect("token").to_owned()
 }
 
-async fn open(app: &TestApp, token: &str) -> Socket {
+pub async fn open(app: &TestApp, token: &str) -> Socket {
     let tls = tls_connect(&app.ca_pem, app.running.local_addr).await;
     let url = format!(
         "wss://localhost:{}/v1/realtime?ws_token={token}",
@@ -40,7 +40,7 @@ async fn open(app: &TestApp, token: &str) -> Socket {
     socket
 }
 
-async fn next_event(socket: &mut Socket, within: Duration) -> Option<Value> {
+pub async fn next_event(socket: &mut Socket, within: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, socket.next()).await {
