@@ -157,6 +157,24 @@ fn the_printed_curl_line_works_and_logs_never_carry_a_credential() {
         let output = Command::new("sh").arg("-c").arg(request).output().expect("curl runs");
         assert!(output.status.success());
     }
+    // A realtime token, minted and then presented in the socket URL's query.
+    let minted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("curl -sS --cacert {cacert} -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{{}}' {base}/v1/realtime/tokens"))
+        .output()
+        .expect("curl runs");
+    let ws_token = serde_json::from_slice::<Value>(&minted.stdout).expect("json")["ws_token"]
+        .as_str()
+        .expect("ws token")
+        .to_owned();
+    let presented = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS --cacert {cacert} '{base}/v1/realtime?ws_token={ws_token}'"
+        ))
+        .output()
+        .expect("curl runs");
+    assert!(presented.status.success());
     let logs = server.stop();
     assert!(
         logs.lines().count() >= requests.len(),
@@ -166,7 +184,7 @@ fn the_printed_curl_line_works_and_logs_never_carry_a_credential() {
         let parsed: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("log line is JSON: {line}"));
         assert!(parsed.is_object());
     }
-    for secret_text in [canary, key.as_str(), secret.as_str()] {
+    for secret_text in [canary, key.as_str(), secret.as_str(), ws_token.as_str()] {
         assert!(!logs.contains(secret_text), "a credential reached the log");
     }
     assert!(logs.contains("req_"), "log lines carry request ids");
