@@ -94,14 +94,12 @@ pub fn classify(method: &Method, path: &str) -> Option<Tier> {
     Some(Tier::Standard)
 }
 
-/// What a client is counted as: its IPv4 address, or its IPv6 /64.
+/// What a client is counted as: its IPv4 address, or its IPv6 /64 (the
+/// same bucket the connection caps count), as a limiter key.
 pub fn client_bucket(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
+    match crate::http::connections::client_bucket(ip) {
+        IpAddr::V6(network) => format!("{network}/64"),
+        v4 => v4.to_string(),
     }
 }
 
