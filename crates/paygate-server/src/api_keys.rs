@@ -83,11 +83,7 @@ pub async fn create(
     get,
     path = "/v1/api-keys",
     tag = "api-keys",
-    params(
-        ("limit" = Option<u32>, Query, description = "1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`"),
-    ),
+    params(crate::http::list::ListQuery),
     responses(
         (status = 200, description = "The keys that still work, masked"),
         (status = 401, body = paygate_proto::Problem),

@@ -16,11 +16,7 @@ use crate::http::{ApiError, ApiJson, ApiResult};
     get,
     path = "/v1/audit-events",
     tag = "audit",
-    params(
-        ("limit" = Option<u32>, Query, description = "1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`"),
-    ),
+    params(crate::http::list::ListQuery),
     responses(
         (status = 200, description = "A page of audit events"),
         (status = 401, body = paygate_proto::Problem),

@@ -27,7 +27,7 @@ fn payload(text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("events.payload".to_owned()))
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "events",
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(crate::http::list::ListQuery),
     responses((status = 200, description = "A page of events")),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use paygate_proto::ApiKey;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,11 +18,13 @@ use crate::audit::{self, AuditEntry, Outcome};
 use crate::http::{ApiJson, ApiResult, ClientIp};
 use crate::outbox;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// A report. The key in it may be live, so it is held in a redacting type.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeakReport {
     /// The key as found.
-    pub key: String,
+    #[schema(value_type = String)]
+    pub key: SecretString,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -42,7 +45,7 @@ pub async fn report(
     ApiJson(report): ApiJson<LeakReport>,
 ) -> ApiResult<Response> {
     // Only a key with a valid shape and checksum can reach the store.
-    if let Ok(key) = ApiKey::parse(report.key.trim()) {
+    if let Ok(key) = ApiKey::parse(report.key.expose_secret().trim()) {
         if let Some(record) = state.store().key_by_hash(&key.lookup_hash()).await? {
             let actor = Actor {
                 label: "leaked-key report".to_owned(),

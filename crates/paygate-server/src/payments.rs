@@ -546,7 +546,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     Ok(ApiJson(record.to_api()))
 }
 
-#[utoipa::path(get, path = "/v1/payments", tag = "payments",
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(crate::http::list::ListQuery),
     responses((status = 200, description = "A page of payments")),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(

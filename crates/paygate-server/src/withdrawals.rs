@@ -391,7 +391,7 @@ pub async fn get(
     Ok(ApiJson(record.to_api()?))
 }
 
-#[utoipa::path(get, path = "/v1/withdrawal-requests", tag = "withdrawals",
+#[utoipa::path(get, path = "/v1/withdrawal-requests", tag = "withdrawals", params(crate::http::list::ListQuery),
     responses((status = 200, description = "A page of withdrawals")),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(

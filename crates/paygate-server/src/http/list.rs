@@ -102,12 +102,21 @@ impl Cursor {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct RawListQuery {
+/// The query of every list (section 7); it also describes itself to the
+/// OpenAPI document, so list routes name it with `params(ListQuery)`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1 to 100 (default 20); more than 100 is served as 100.
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `createdAt` (default), `updatedAt`, `amount`, `status` or `confirmedAt`
+    /// where the resource has it; anything else falls back to `createdAt`.
     #[serde(rename = "sortBy")]
     sort_by: Option<String>,
+    /// `desc` (default) or `asc`.
     order: Option<String>,
 }
 
@@ -173,7 +182,7 @@ pub struct ListReply<T> {
     pub next_cursor: Option<String>,
 }
 
-fn parse_page(query: RawListQuery) -> Result<Page, ApiError> {
+fn parse_page(query: ListQuery) -> Result<Page, ApiError> {
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
         Some(text) => match text.parse::<u64>() {
@@ -216,7 +225,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(raw) = Query::<RawListQuery>::from_request_parts(parts, state)
+        let Query(raw) = Query::<ListQuery>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::new(ErrorCode::BadRequest).with_detail("The query string is not valid."))?;
         parse_page(raw)
@@ -233,7 +242,7 @@ mod tests {
         order: Option<&str>,
         cursor: Option<&str>,
     ) -> Result<Page, ApiError> {
-        parse_page(RawListQuery {
+        parse_page(ListQuery {
             limit: limit.map(str::to_owned),
             cursor: cursor.map(str::to_owned),
             sort_by: sort.map(str::to_owned),

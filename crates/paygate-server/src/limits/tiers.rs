@@ -127,6 +127,15 @@ mod tests {
         );
         assert_eq!(classify(&get, "/v1/withdrawal-requests"), Some(Tier::Standard));
         assert_eq!(classify(&post, "/dashboard/login"), Some(Tier::Auth));
+        for public in [
+            "/v1/payor/session",
+            "/v1/payor/session/pay",
+            "/v1/payor/session/realtime",
+            "/v1/leaked-keys",
+            "/pay/cs_1",
+        ] {
+            assert_eq!(classify(&post, public), Some(Tier::Public), "{public}");
+        }
         assert_eq!(classify(&get, "/dashboard/login"), Some(Tier::Dashboard));
         assert_eq!(classify(&get, "/dashboard/payments"), Some(Tier::Dashboard));
         assert_eq!(classify(&post, "/v1/payor/session/pay"), Some(Tier::Public));

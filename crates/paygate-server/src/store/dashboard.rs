@@ -7,7 +7,7 @@ use sqlx::Row as _;
 use super::{Store, StoreError, StoreResult};
 use crate::crypto::Sealed;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UserRecord {
     pub id: String,
     pub merchant_id: MerchantId,
@@ -20,6 +20,18 @@ pub struct UserRecord {
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
     pub password_changed_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("merchant_id", &self.merchant_id)
+            .field("email", &self.email)
+            .field("password_hash", &"[redacted]")
+            .field("totp_enabled", &self.totp_enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 const USER_COLUMNS: &str = "id, merchant_id, email, password_hash, email_verified_at, totp_key_id, totp_sealed, \

@@ -158,7 +158,7 @@ pub async fn create(
     get,
     path = "/v1/webhook-endpoints",
     tag = "webhooks",
-    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("order" = Option<String>, Query)),
+    params(crate::http::list::ListQuery),
     responses((status = 200, description = "A page of endpoints, secrets masked")),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -317,7 +317,7 @@ fn delivery_to_wire(row: &DeliveryRow) -> Delivery {
     get,
     path = "/v1/webhook-endpoints/{id}/deliveries",
     tag = "webhooks",
-    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("order" = Option<String>, Query)),
+    params(crate::http::list::ListQuery),
     responses((status = 200, description = "The endpoint's deliveries, newest first, each with every attempt"), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = []))
 )]

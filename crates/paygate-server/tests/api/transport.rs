@@ -250,4 +250,23 @@ async fn the_error_catalog_and_openapi_document_are_served() {
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
     assert!(doc["paths"]["/v1/balance"]["get"].is_object());
     assert!(doc["paths"]["/v1/api-keys"]["post"].is_object());
+    // Every list documents the parameters of section 7.
+    for list in [
+        "/v1/api-keys",
+        "/v1/audit-events",
+        "/v1/payments",
+        "/v1/withdrawal-requests",
+        "/v1/events",
+        "/v1/webhook-endpoints",
+    ] {
+        let names: Vec<&str> = doc["paths"][list]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} documents no parameters"))
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for expected in ["limit", "cursor", "sortBy", "order"] {
+            assert!(names.contains(&expected), "{list} lacks {expected}: {names:?}");
+        }
+    }
 }
