@@ -12,11 +12,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::alerts::{self, Alert};
 use crate::api_keys::{revoke_key, Actor};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::http::{ApiJson, ApiResult, ClientIp};
-use crate::outbox;
 
 /// A report. The key in it may be live, so it is held in a redacting type.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -63,23 +63,22 @@ pub async fn report(
 async fn alert(state: &AppState, record: &crate::store::KeyRecord, ip: std::net::IpAddr) -> ApiResult<()> {
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
-    let details =
-        json!({ "type": "leaked_key_reported", "key_id": record.id, "prefix": record.prefix, "action": "revoked" });
-    outbox::record_event(
-        tx.conn(),
-        &record.merchant_id,
-        record.env,
-        "security.alert",
-        details.clone(),
-        now,
-    )
-    .await?;
+    let details = json!({ "key_id": record.id, "prefix": record.prefix, "action": "revoked" });
     let entry = AuditEntry::new("api_key.leak_reported", Outcome::Success)
         .merchant(&record.merchant_id, record.env)
         .actor("leaked-key report")
         .ip(ip)
-        .details(details);
+        .details(details.clone());
     audit::record(tx.conn(), &entry, now).await?;
+    let alert = Alert {
+        merchant: &record.merchant_id,
+        env: record.env,
+        kind: "leaked_key_reported",
+        actor: "leaked-key report",
+        ip: Some(ip),
+        details,
+    };
+    alerts::raise(tx.conn(), alert, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! and the API's resources. The `paygate` binary is a thin CLI over this.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod api_keys;
 pub mod app;
 pub mod audit;
