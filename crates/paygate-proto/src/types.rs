@@ -55,6 +55,9 @@ pub struct ApiKeyInfo {
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub last_used_ip: Option<String>,
+    /// Older than `auth.key_rotation_days`: roll it (API.md section 14).
+    #[serde(default)]
+    pub rotation_due: bool,
 }
 
 /// A key as issued: the only answer that carries `key` and `secret`.

@@ -107,11 +107,19 @@ pub async fn list(
     }
     // Flush pending decisions so `last_used_at` is current.
     state.auth().decisions().flush().await;
+    let now = state.now();
+    let age = crate::key_age::KeyAge::from_config(&state.config().auth);
     let records = state
         .store()
-        .keys_page(&caller.merchant_id, caller.env, &page, state.now())
+        .keys_page(&caller.merchant_id, caller.env, &page, now, age.oldest_allowed(now))
         .await?;
-    let infos: Vec<ApiKeyInfo> = records.iter().map(key_info).collect();
+    let infos: Vec<ApiKeyInfo> = records
+        .iter()
+        .map(|record| ApiKeyInfo {
+            rotation_due: age.rotation_due(record.created_at, now),
+            ..key_info(record)
+        })
+        .collect();
     Ok(ApiJson(page.reply(infos, |info| {
         let created = records.iter().find(|r| r.id == info.id).map_or(0, |r| r.created_at);
         (SortValue::Int(created), info.id.clone())
@@ -140,7 +148,7 @@ async fn own_active_key(state: &AppState, caller: &Caller, id: &str) -> ApiResul
         .store()
         .key_by_id(id)
         .await?
-        .filter(|k| k.merchant_id == caller.merchant_id && k.env == caller.env && k.is_active(state.now()))
+        .filter(|k| k.merchant_id == caller.merchant_id && k.env == caller.env && crate::key_age::works(k, &state.config().auth, state.now()))
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
 }
 
@@ -347,6 +355,8 @@ fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
     })
 }
 
+/// A key as the API shows it. `rotation_due` is set by the list, which
+/// knows the configured age (see `key_age`).
 pub fn key_info(record: &KeyRecord) -> ApiKeyInfo {
     ApiKeyInfo {
         id: record.id.clone(),
@@ -360,5 +370,6 @@ pub fn key_info(record: &KeyRecord) -> ApiKeyInfo {
         expires_at: record.expires_at.map(rfc3339),
         last_used_at: record.last_used_at.map(rfc3339),
         last_used_ip: record.last_used_ip.clone(),
+        rotation_due: false,
     }
 }

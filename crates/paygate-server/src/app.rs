@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/security/policy",
             get(security_policy::get).put(security_policy::put),
         )
+        .route("/v1/security/lockdown", post(crate::lockdown::post))
         .route("/v1/audit-events", get(audit_events::list))
         .route(
             "/v1/webhook-endpoints",

@@ -291,6 +291,10 @@ async fn payor(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Sessio
         state.auth().replay(),
     )
     .await?;
+    let mut conn = state.store().pool().acquire().await?;
+    if crate::suspension::is_suspended(&mut conn, session.merchant_id.as_str()).await? {
+        return Err(ApiError::new(ErrorCode::AccountSuspended));
+    }
     Ok(session)
 }
 

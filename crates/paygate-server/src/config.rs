@@ -112,6 +112,11 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     pub signature_tolerance_secs: u64,
     pub key_roll_grace_secs: u64,
+    /// Keys older than this many days are due for rotation (`rotation_due`,
+    /// a weekly `key_rotation_due` alert, the dashboard banner).
+    pub key_rotation_days: u32,
+    /// Keys older than this many days stop working; unset: no limit.
+    pub key_max_age_days: Option<u32>,
 }
 
 impl Default for AuthConfig {
@@ -120,6 +125,8 @@ impl Default for AuthConfig {
             token_ttl_secs: 60,
             signature_tolerance_secs: 300,
             key_roll_grace_secs: 86_400,
+            key_rotation_days: 90,
+            key_max_age_days: None,
         }
     }
 }
@@ -397,6 +404,12 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        if self.auth.key_rotation_days == 0 {
+            return Err(ConfigError::new("auth.key_rotation_days", "must be at least 1 day"));
+        }
+        if self.auth.key_max_age_days == Some(0) {
+            return Err(ConfigError::new("auth.key_max_age_days", "must be at least 1 day (leave it out for no limit)"));
         }
         if self.audit.retention_days < 30 {
             return Err(ConfigError::new("audit.retention_days", "must be at least 30 days"));

@@ -1,5 +1,6 @@
-//! Periodic upkeep while the server runs: expiring unpaid payments and
-//! purging idempotency records past their retention.
+//! Periodic upkeep while the server runs: expiring unpaid payments,
+//! purging idempotency records past their retention, and alerting about
+//! keys due for rotation.
 
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ pub async fn sweep(state: &AppState) {
     }
     if let Err(err) = crate::idempotency::purge_expired(state.store(), now).await {
         tracing::warn!(error = %err, "idempotency purge failed");
+    }
+    if let Err(err) = crate::key_age::alert_due(state.store(), &state.config().auth, now).await {
+        tracing::warn!(error = %err, "key rotation alerts failed");
     }
 }
 

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         crate::sessions::end,
         crate::security_policy::get,
         crate::security_policy::put,
+        crate::lockdown::post,
         crate::audit_events::list,
         crate::health::healthz,
         crate::health::readyz,

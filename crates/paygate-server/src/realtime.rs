@@ -232,6 +232,18 @@ async fn redeem(state: &AppState, token: &str) -> ApiResult<Grant> {
     }
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
+    // A suspended merchant's token is refused and left unused.
+    let suspended = sqlx::query(
+        "SELECT m.status FROM ws_tokens t JOIN merchants m ON m.id = t.merchant_id \
+         WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND m.status = 'suspended'",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(tx.conn())
+    .await?;
+    if suspended.is_some() {
+        return Err(ApiError::new(ErrorCode::AccountSuspended));
+    }
     let row = sqlx::query(
         "UPDATE ws_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
          RETURNING merchant_id, env, checkout_session",

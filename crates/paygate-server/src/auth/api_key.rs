@@ -36,7 +36,7 @@ pub(super) async fn verify(
         trail.reason = Some("revoked key");
         return Err(invalid());
     }
-    if !entry.record.is_active(now) {
+    if !crate::key_age::works(&entry.record, &state.config().auth, now) {
         trail.reason = Some("expired key");
         return Err(invalid());
     }

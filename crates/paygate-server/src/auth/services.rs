@@ -231,7 +231,7 @@ impl AuthServices {
             trail.reason = Some("session ended");
             return Err(ApiError::new(ErrorCode::SessionRevoked));
         }
-        if !key.record.is_active(now) {
+        if !crate::key_age::works(&key.record, &state.config().auth, now) {
             trail.reason = Some("the key behind the session was revoked or expired");
             return Err(ApiError::new(ErrorCode::SessionRevoked));
         }

@@ -157,6 +157,37 @@ impl IntoResponse for ToLogin {
     }
 }
 
+/// Why a page that needs a signed-in user is not served.
+pub enum Refused {
+    /// Nobody is signed in (or the session ended): go to the sign-in page.
+    ToLogin,
+    /// The user's merchant is suspended (API.md section 14): a page saying
+    /// so, with the status of `account_suspended`.
+    Suspended,
+}
+
+impl From<ToLogin> for Refused {
+    fn from(_: ToLogin) -> Self {
+        Self::ToLogin
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::ToLogin => ToLogin.into_response(),
+            Self::Suspended => (
+                StatusCode::FORBIDDEN,
+                super::pages::message_page(
+                    "Account suspended",
+                    "This merchant account is suspended (account_suspended). Contact the operator of this Paygate installation.",
+                ),
+            )
+                .into_response(),
+        }
+    }
+}
+
 impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
     type Rejection = std::convert::Infallible;
 
@@ -170,7 +201,7 @@ impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
 }
 
 impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = ToLogin;
+    type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ToLogin)?;
@@ -185,7 +216,7 @@ impl FromRequestParts<AppState> for SignedIn {
             .and_then(Result::ok)
             .ok_or(ToLogin)?;
         if claims.exp <= now {
-            return Err(ToLogin);
+            return Err(Refused::ToLogin);
         }
         let live = state
             .store()
@@ -193,7 +224,7 @@ impl FromRequestParts<AppState> for SignedIn {
             .await
             .map_err(|_| ToLogin)?;
         if !live {
-            return Err(ToLogin);
+            return Err(Refused::ToLogin);
         }
         let user = state
             .store()
@@ -202,6 +233,13 @@ impl FromRequestParts<AppState> for SignedIn {
             .ok()
             .flatten()
             .ok_or(ToLogin)?;
+        let mut conn = state.store().pool().acquire().await.map_err(|_| ToLogin)?;
+        if crate::suspension::is_suspended(&mut conn, user.merchant_id.as_str())
+            .await
+            .map_err(|_| ToLogin)?
+        {
+            return Err(Refused::Suspended);
+        }
         Ok(SignedIn {
             user,
             session_id: claims.sid,

@@ -113,31 +113,34 @@ impl Store {
         Ok(revoked)
     }
 
-    /// One page of the keys of `merchant` in `env` that still work at `now`,
-    /// in `created_at` order (keyset pagination, see `http::list`).
+    /// One page of the keys of `merchant` in `env` that still work at `now`
+    /// (made after `made_after`, the maximum age's bound), in `created_at`
+    /// order (keyset pagination, see `http::list`).
     pub async fn keys_page(
         &self,
         merchant: &MerchantId,
         env: Environment,
         page: &crate::http::list::Page,
         now: i64,
+        made_after: i64,
     ) -> StoreResult<Vec<KeyRecord>> {
         let order = page.order.sql();
         let after = match &page.after {
-            Some(_) => format!("AND (k.created_at, k.id) {} ($5, $6)", page.order.after_operator()),
+            Some(_) => format!("AND (k.created_at, k.id) {} ($6, $7)", page.order.after_operator()),
             None => String::new(),
         };
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k JOIN merchants m ON m.id = k.merchant_id \
              WHERE k.merchant_id = $1 AND k.env = $2 AND k.revoked_at IS NULL \
-             AND (k.expires_at IS NULL OR k.expires_at > $3) {after} \
+             AND (k.expires_at IS NULL OR k.expires_at > $3) AND k.created_at > $5 {after} \
              ORDER BY k.created_at {order}, k.id {order} LIMIT $4"
         );
         let mut query = sqlx::query(&sql)
             .bind(merchant.as_str())
             .bind(env.as_str())
             .bind(now)
-            .bind(page.fetch_limit());
+            .bind(page.fetch_limit())
+            .bind(made_after);
         if let Some(cursor) = &page.after {
             let created = match &cursor.value {
                 crate::http::list::SortValue::Int(v) => *v,
