@@ -148,7 +148,11 @@ async fn own_active_key(state: &AppState, caller: &Caller, id: &str) -> ApiResul
         .store()
         .key_by_id(id)
         .await?
-        .filter(|k| k.merchant_id == caller.merchant_id && k.env == caller.env && crate::key_age::works(k, &state.config().auth, state.now()))
+        .filter(|k| {
+            k.merchant_id == caller.merchant_id
+                && k.env == caller.env
+                && crate::key_age::works(k, &state.config().auth, state.now())
+        })
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
 }
 

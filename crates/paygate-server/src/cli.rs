@@ -1,5 +1,6 @@
 //! The operator's command line: `paygate serve`, `merchant create`,
-//! `keys create`, `keys revoke`, `migrate`, `audit verify`, `ledger verify`.
+//! `merchant suspend|unsuspend|lockdown`, `keys create`, `keys revoke`,
+//! `migrate`, `audit verify`, `ledger verify`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{issue_key, IssuedKey, KeySpec};
 use crate::serve::{self, ServeOptions};
+use crate::suspension::{self, Change};
 
 #[derive(Debug, Parser)]
 #[command(name = "paygate", version, about = "Paygate: a self-hostable payment gateway")]
@@ -102,6 +104,29 @@ pub enum MerchantCommand {
         country: String,
         #[arg(long)]
         email: String,
+    },
+    /// Suspend a merchant: every request of it gets `403 account_suspended`
+    /// and its webhook deliveries wait until it is restored.
+    Suspend {
+        merchant: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension; held webhook deliveries resume.
+    Unsuspend {
+        merchant: String,
+        /// Why (kept in the audit log).
+        #[arg(long, default_value = "suspension lifted")]
+        reason: String,
+    },
+    /// Stop every key, session, ws token and open checkout session of a
+    /// merchant in one environment, and issue one new key and secret
+    /// (printed once).
+    Lockdown {
+        merchant: String,
+        #[arg(long, value_parser = ["test", "live"])]
+        env: String,
     },
 }
 
@@ -192,13 +217,50 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
             );
             Ok(())
         }
+        Command::Merchant(MerchantCommand::Suspend { merchant, reason }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            change_suspension(&state, &merchant, Change::Suspend, &reason, global.json).await
+        }
+        Command::Merchant(MerchantCommand::Unsuspend { merchant, reason }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            change_suspension(&state, &merchant, Change::Unsuspend, &reason, global.json).await
+        }
+        Command::Merchant(MerchantCommand::Lockdown { merchant, env }) => {
+            let state = serve::open_state(config, master_key_from_env(), clock).await?;
+            let merchant = existing_merchant(&state, &merchant).await?;
+            let env = Environment::parse(&env).ok_or_else(|| anyhow::anyhow!("--env must be test or live"))?;
+            let actor = crate::api_keys::Actor {
+                label: "operator".to_owned(),
+                ip: None,
+            };
+            let lockdown = crate::lockdown::lock_down(&state, &merchant, env, &actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("the lockdown failed: {:?}", e.code()))?;
+            let text = format!(
+                "Locked down {merchant} ({env}): {} keys revoked, {} sessions ended, {} ws tokens spent, {} checkout sessions expired.\n\nThe one working key now:\nid:          {}\nkey:         {}\nsecret:      {}\n\nThe key and secret are shown once. Store them in your secret manager.",
+                lockdown.revoked_keys,
+                lockdown.ended_sessions,
+                lockdown.spent_ws_tokens,
+                lockdown.expired_checkout_sessions,
+                lockdown.issued.id,
+                lockdown.issued.key.expose(),
+                lockdown.issued.secret.expose()
+            );
+            let value = json!({
+                "merchant_id": merchant.as_str(),
+                "env": env.as_str(),
+                "revoked_keys": lockdown.revoked_keys,
+                "ended_sessions": lockdown.ended_sessions,
+                "spent_ws_tokens": lockdown.spent_ws_tokens,
+                "expired_checkout_sessions": lockdown.expired_checkout_sessions,
+                "new_key": issued_json(&lockdown.issued),
+            });
+            print(global.json, value, &text);
+            Ok(())
+        }
         Command::Keys(KeysCommand::Create { merchant, env, name }) => {
             let state = serve::open_state(config, master_key_from_env(), clock).await?;
-            let merchant = MerchantId::parse(&merchant)
-                .map_err(|_| anyhow::anyhow!("--merchant is not a merchant ID (MCH-CC-XXXXXX)"))?;
-            if state.store().merchant(&merchant).await?.is_none() {
-                anyhow::bail!("no such merchant: {merchant}");
-            }
+            let merchant = existing_merchant(&state, &merchant).await?;
             let env = Environment::parse(&env).ok_or_else(|| anyhow::anyhow!("--env must be test or live"))?;
             let issued = issue_key(
                 state.store(),
@@ -315,6 +377,48 @@ async fn run(command: Command, global: &GlobalArgs, config: Config) -> anyhow::R
             Ok(())
         }
     }
+}
+
+/// The merchant named on the command line, which must exist.
+async fn existing_merchant(state: &crate::app::AppState, text: &str) -> anyhow::Result<MerchantId> {
+    let merchant =
+        MerchantId::parse(text).map_err(|_| anyhow::anyhow!("{text:?} is not a merchant ID (MCH-CC-XXXXXX)"))?;
+    if state.store().merchant(&merchant).await?.is_none() {
+        anyhow::bail!("no such merchant: {merchant}");
+    }
+    Ok(merchant)
+}
+
+/// `merchant suspend` and `merchant unsuspend`.
+async fn change_suspension(
+    state: &crate::app::AppState,
+    merchant: &str,
+    change: Change,
+    reason: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let merchant = existing_merchant(state, merchant).await?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        anyhow::bail!("--reason must be 1 to 500 characters");
+    }
+    let applied = suspension::set(state.store(), &merchant, change, reason, "operator", state.now()).await?;
+    let suspended = change == Change::Suspend;
+    let changed = applied == suspension::Applied::Changed;
+    let text = match (suspended, changed) {
+        (true, true) => {
+            format!("Suspended {merchant}: its requests now get 403 account_suspended; webhook deliveries wait.")
+        }
+        (true, false) => format!("{merchant} was already suspended."),
+        (false, true) => format!("Restored {merchant}: requests are served again and held webhook deliveries resume."),
+        (false, false) => format!("{merchant} was not suspended."),
+    };
+    print(
+        as_json,
+        json!({ "merchant_id": merchant.as_str(), "suspended": suspended, "changed": changed }),
+        &text,
+    );
+    Ok(())
 }
 
 /// Unix seconds, or an RFC 3339 time.

@@ -409,7 +409,10 @@ impl Config {
             return Err(ConfigError::new("auth.key_rotation_days", "must be at least 1 day"));
         }
         if self.auth.key_max_age_days == Some(0) {
-            return Err(ConfigError::new("auth.key_max_age_days", "must be at least 1 day (leave it out for no limit)"));
+            return Err(ConfigError::new(
+                "auth.key_max_age_days",
+                "must be at least 1 day (leave it out for no limit)",
+            ));
         }
         if self.audit.retention_days < 30 {
             return Err(ConfigError::new("audit.retention_days", "must be at least 30 days"));

@@ -44,7 +44,12 @@ pub struct Lockdown {
 }
 
 /// Locks `merchant` down in `env` on behalf of `actor`.
-pub async fn lock_down(state: &AppState, merchant: &MerchantId, env: Environment, actor: &Actor) -> ApiResult<Lockdown> {
+pub async fn lock_down(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    actor: &Actor,
+) -> ApiResult<Lockdown> {
     let now = state.now();
     let prepared = prepare_key(state.master_key(), merchant, env, &KeySpec::named("lockdown"), now)?;
     let mut tx = state.store().begin_write().await?;

@@ -3,7 +3,8 @@
 //! deliver) as they are committed.
 //!
 //! A pump tails the outbox table and broadcasts each new event to this
-//! instance's sockets. Every instance tails the shared database, so an event
+//! instance's sockets. A lockdown's alert closes the sockets of that
+//! merchant and environment. Every instance tails the shared database, so an event
 //! made on one instance reaches sockets held by any other.
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct Pushed {
     payload: String,
     /// The ids the event's object names (its own and its checkout session's).
     related: Vec<String>,
+    /// A lockdown's alert: the merchant's sockets in that environment close.
+    ends_sockets: bool,
 }
 
 /// The fan-out point of this instance's sockets.
@@ -110,6 +113,7 @@ async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>
     for row in rows {
         let payload: String = row.try_get("payload")?;
         let related = related_ids(&payload);
+        let ends_sockets = is_lockdown(&payload);
         out.push((
             row.try_get("seq")?,
             Pushed {
@@ -117,10 +121,18 @@ async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>
                 env: row.try_get("env")?,
                 payload,
                 related,
+                ends_sockets,
             },
         ));
     }
     Ok(out)
+}
+
+/// Whether an event is the `security.alert` of a lockdown.
+fn is_lockdown(payload: &str) -> bool {
+    serde_json::from_str::<Value>(payload).is_ok_and(|value| {
+        value["type"] == "security.alert" && value["data"]["object"]["type"] == crate::lockdown::ALERT_KIND
+    })
 }
 
 /// The ids an event concerns: its object's `id` and `checkout_session`.
@@ -214,9 +226,12 @@ struct Grant {
 }
 
 impl Grant {
+    fn owns(&self, event: &Pushed) -> bool {
+        event.merchant_id == self.merchant_id && event.env == self.env.as_str()
+    }
+
     fn sees(&self, event: &Pushed) -> bool {
-        event.merchant_id == self.merchant_id
-            && event.env == self.env.as_str()
+        self.owns(event)
             && self
                 .checkout_session
                 .as_ref()
@@ -231,19 +246,21 @@ async fn redeem(state: &AppState, token: &str) -> ApiResult<Grant> {
         return Err(invalid());
     }
     let now = state.now();
-    let mut tx = state.store().begin_write().await?;
-    // A suspended merchant's token is refused and left unused.
+    // A suspended merchant's token is refused and left unused. (Read before
+    // the write transaction: on SQLite a read inside it could make its
+    // upgrade fail against another instance's commit.)
     let suspended = sqlx::query(
         "SELECT m.status FROM ws_tokens t JOIN merchants m ON m.id = t.merchant_id \
          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > $2 AND m.status = 'suspended'",
     )
     .bind(token_hash(token))
     .bind(now)
-    .fetch_optional(tx.conn())
+    .fetch_optional(state.store().pool())
     .await?;
     if suspended.is_some() {
         return Err(ApiError::new(ErrorCode::AccountSuspended));
     }
+    let mut tx = state.store().begin_write().await?;
     let row = sqlx::query(
         "UPDATE ws_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
          RETURNING merchant_id, env, checkout_session",
@@ -289,6 +306,14 @@ async fn serve_socket(mut socket: WebSocket, mut events: broadcast::Receiver<Arc
                     if socket.send(Message::Text(event.payload.clone().into())).await.is_err() {
                         return;
                     }
+                    if event.ends_sockets {
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
+                Ok(event) if event.ends_sockets && grant.owns(&event) => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -322,6 +347,7 @@ mod tests {
             env: "test".into(),
             payload: String::new(),
             related: related_ids(r#"{"data":{"object":{"id":"pay_1","checkout_session":"cs_1"}}}"#),
+            ends_sockets: false,
         };
         let grant = |m: &str, env, cs: Option<&str>| Grant {
             merchant_id: m.into(),

@@ -43,29 +43,29 @@ pub async fn set(
     actor: &str,
     now: i64,
 ) -> StoreResult<Applied> {
-    let mut tx = store.begin_write().await?;
-    let current = sqlx::query("SELECT status FROM merchants WHERE id = $1")
-        .bind(merchant.as_str())
-        .fetch_optional(tx.conn())
-        .await?;
-    let Some(current) = current else {
-        return Ok(Applied::NoSuchMerchant);
-    };
-    let suspended = current.try_get::<String, _>("status")? == "suspended";
-    if suspended == (change == Change::Suspend) {
-        return Ok(Applied::Unchanged);
-    }
     let (status, action, reason_column, at_column) = match change {
         Change::Suspend => ("suspended", "merchant.suspended", Some(reason), Some(now)),
         Change::Unsuspend => ("active", "merchant.unsuspended", None, None),
     };
-    sqlx::query("UPDATE merchants SET status = $1, suspension_reason = $2, suspended_at = $3 WHERE id = $4")
-        .bind(status)
-        .bind(reason_column)
-        .bind(at_column)
-        .bind(merchant.as_str())
-        .execute(tx.conn())
-        .await?;
+    let mut tx = store.begin_write().await?;
+    // The write comes first: on SQLite a read before it could make the
+    // transaction's upgrade fail against another process's commit.
+    let updated = sqlx::query(
+        "UPDATE merchants SET status = $1, suspension_reason = $2, suspended_at = $3 WHERE id = $4 AND status <> $1",
+    )
+    .bind(status)
+    .bind(reason_column)
+    .bind(at_column)
+    .bind(merchant.as_str())
+    .execute(tx.conn())
+    .await?;
+    if updated.rows_affected() == 0 {
+        drop(tx);
+        return Ok(match store.merchant(merchant).await? {
+            Some(_) => Applied::Unchanged,
+            None => Applied::NoSuchMerchant,
+        });
+    }
     bump_epoch(tx.conn()).await?;
     let mut entry = AuditEntry::new(action, Outcome::Success)
         .actor(actor)

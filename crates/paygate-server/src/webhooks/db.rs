@@ -353,7 +353,8 @@ pub async fn next_work(conn: &mut AnyConnection, now: i64) -> StoreResult<(bool,
     // Leased rows are in flight; an expired lease makes a row claimable again.
     let due: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending' \
-         AND (lease_until IS NULL OR lease_until < $1)",
+         AND (lease_until IS NULL OR lease_until < $1) \
+         AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active')",
     )
     .bind(now)
     .fetch_one(conn)
@@ -376,11 +377,13 @@ pub struct Claimed {
     pub payload: String,
 }
 
-/// Endpoints that have deliveries due and unleased, at most `limit`.
+/// Endpoints that have deliveries due and unleased, at most `limit`; a
+/// suspended merchant's are left out, so they never crowd out the others.
 pub async fn due_endpoints(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<Vec<String>> {
     let ids = sqlx::query_scalar(
         "SELECT DISTINCT endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (lease_until IS NULL OR lease_until < $1) LIMIT $2",
+         AND (lease_until IS NULL OR lease_until < $1) \
+         AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active') LIMIT $2",
     )
     .bind(now)
     .bind(limit)

@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 
 use crate::support::{spawn_app, TestApp};
 
-struct Payor {
-    token: String,
-    secret: String,
+pub(crate) struct Payor {
+    pub(crate) token: String,
+    pub(crate) secret: String,
 }
 
-async fn create_session(app: &TestApp, body: Value) -> (Value, Payor) {
+pub(crate) async fn create_session(app: &TestApp, body: Value) -> (Value, Payor) {
     let response = app
         .http()
         .post(app.url("/v1/checkout/sessions"))
@@ -41,7 +41,7 @@ fn now() -> String {
 }
 
 /// A payor request signed with `secret` (not necessarily the session's own).
-async fn payor_call(
+pub(crate) async fn payor_call(
     app: &TestApp,
     token: &str,
     secret: &str,

@@ -11,14 +11,14 @@ use reqwest::{Response, StatusCode};
 use crate::support::{spawn_app, TestApp};
 
 /// A browser as far as these pages need: cookies kept, redirects visible.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
     cookies: BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none());
@@ -53,7 +53,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         let response = self
             .http
             .get(self.app.url(path))
@@ -113,7 +113,7 @@ fn link_from_outbox(outbox: &Path) -> String {
     re.find(&text).expect("link in mail").as_str().to_owned()
 }
 
-async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &str) {
+pub(crate) async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &str) {
     let csrf = browser.csrf("/dashboard/register").await;
     let response = browser
         .post(
@@ -137,7 +137,7 @@ async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &
     assert!(verified.contains("Email verified"), "{verified}");
 }
 
-async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Response {
+pub(crate) async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Response {
     let csrf = browser.csrf("/dashboard/login").await;
     browser
         .post(

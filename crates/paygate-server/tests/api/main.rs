@@ -20,6 +20,7 @@ mod leaked_keys;
 mod ledger_property;
 mod lists;
 mod metrics;
+mod operations;
 mod payments;
 mod rate_limits;
 mod realtime;

@@ -14,7 +14,7 @@ use crate::support::{spawn_app, tls_connect, TestApp};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
-async fn mint(app: &TestApp, key: &str, body: Value) -> String {
+pub async fn mint(app: &TestApp, key: &str, body: Value) -> String {
     let response = app
         .http()
         .post(app.url("/v1/realtime/tokens"))

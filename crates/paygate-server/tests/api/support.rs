@@ -25,6 +25,12 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// Another server on an app's database (see [`TestApp::second_instance`]).
+pub struct Instance {
+    pub running: Running,
+    pub base_url: String,
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
@@ -121,6 +127,29 @@ impl TestApp {
             format!("sqlite://{}", self.db_path().display())
         };
         sqlx::AnyPool::connect(&url).await.expect("database")
+    }
+
+    /// Starts another server on this app's database and data directory (so
+    /// the same master key and certificate), as a second instance behind a
+    /// load balancer would run. Shut it down with `Running::shutdown`.
+    pub async fn second_instance(&self) -> Instance {
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_listen: "127.0.0.1:0".parse().expect("addr"),
+            ..self.running.state.config().clone()
+        };
+        let running = serve::start(ServeOptions {
+            config,
+            clock: Arc::new(SystemClock),
+            master_key: None,
+            create_sandbox: false,
+        })
+        .await
+        .expect("second instance starts");
+        Instance {
+            base_url: format!("https://localhost:{}", running.local_addr.port()),
+            running,
+        }
     }
 
     /// Runs the `paygate` CLI against this app's data directory and database.

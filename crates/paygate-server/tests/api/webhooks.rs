@@ -27,11 +27,11 @@ struct Inbox {
 }
 
 #[derive(Clone, Default)]
-struct Receiver(Arc<Mutex<Inbox>>);
+pub(crate) struct Receiver(Arc<Mutex<Inbox>>);
 
 impl Receiver {
     /// Listens on 127.0.0.1; answers `answers` in order, the last repeating.
-    async fn start(answers: Vec<(u16, String)>) -> (Receiver, u16) {
+    pub(crate) async fn start(answers: Vec<(u16, String)>) -> (Receiver, u16) {
         let receiver = Receiver::default();
         receiver.0.lock().unwrap().answers = answers;
         let app = Router::new().route("/hook", post(receive)).with_state(receiver.clone());
@@ -41,11 +41,11 @@ impl Receiver {
         (receiver, port)
     }
 
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.0.lock().unwrap().requests.len()
     }
 
-    fn request(&self, i: usize) -> (HeaderMap, Vec<u8>) {
+    pub(crate) fn request(&self, i: usize) -> (HeaderMap, Vec<u8>) {
         self.0.lock().unwrap().requests[i].clone()
     }
 }
@@ -62,7 +62,7 @@ async fn receive(
     (StatusCode::from_u16(status).unwrap(), body)
 }
 
-async fn create_endpoint(app: &TestApp, key: &str, url: &str) -> reqwest::Response {
+pub(crate) async fn create_endpoint(app: &TestApp, key: &str, url: &str) -> reqwest::Response {
     app.http()
         .post(app.url("/v1/webhook-endpoints"))
         .header("x-api-key", key)
@@ -73,7 +73,7 @@ async fn create_endpoint(app: &TestApp, key: &str, url: &str) -> reqwest::Respon
 }
 
 /// Writes an event into the outbox, as a resource would, and wakes the worker.
-async fn emit(app: &TestApp, env: Environment) -> String {
+pub(crate) async fn emit(app: &TestApp, env: Environment) -> String {
     let state = &app.running.state;
     let merchant = MerchantId::parse(&app.merchant_id).unwrap();
     let mut tx = state.store().begin_write().await.unwrap();
