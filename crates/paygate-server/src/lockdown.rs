@@ -144,8 +144,7 @@ async fn end_all(
         .bind(merchant.as_str())
         .bind(env.as_str())
         .execute(conn)
-        .await
-        .map_err(crate::store::StoreError::from)?;
+        .await?;
     Ok(result.rows_affected())
 }
 
