@@ -129,7 +129,7 @@ pub async fn alert_due(store: &Store, auth: &AuthConfig, now: i64) -> StoreResul
             merchant: &merchant,
             env,
             kind: ALERT_KIND,
-            actor: "operator",
+            actor: "paygate",
             ip: None,
             details: json!({
                 "key_id": id,

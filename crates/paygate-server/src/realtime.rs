@@ -3,8 +3,8 @@
 //! deliver) as they are committed.
 //!
 //! A pump tails the outbox table and broadcasts each new event to this
-//! instance's sockets. A lockdown's alert closes the sockets of that
-//! merchant and environment. Every instance tails the shared database, so an event
+//! instance's sockets. A lockdown's or suspension's alert closes the
+//! sockets of that merchant and environment. Every instance tails the shared database, so an event
 //! made on one instance reaches sockets held by any other.
 
 use std::sync::Arc;
@@ -42,7 +42,8 @@ pub struct Pushed {
     payload: String,
     /// The ids the event's object names (its own and its checkout session's).
     related: Vec<String>,
-    /// A lockdown's alert: the merchant's sockets in that environment close.
+    /// A lockdown's or suspension's alert: the merchant's sockets in that
+    /// environment close.
     ends_sockets: bool,
 }
 
@@ -113,7 +114,7 @@ async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>
     for row in rows {
         let payload: String = row.try_get("payload")?;
         let related = related_ids(&payload);
-        let ends_sockets = is_lockdown(&payload);
+        let ends_sockets = ends_sockets(&payload);
         out.push((
             row.try_get("seq")?,
             Pushed {
@@ -128,10 +129,12 @@ async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>
     Ok(out)
 }
 
-/// Whether an event is the `security.alert` of a lockdown.
-fn is_lockdown(payload: &str) -> bool {
+/// Whether an event is the `security.alert` of a lockdown or a suspension.
+fn ends_sockets(payload: &str) -> bool {
     serde_json::from_str::<Value>(payload).is_ok_and(|value| {
-        value["type"] == "security.alert" && value["data"]["object"]["type"] == crate::lockdown::ALERT_KIND
+        let kind = &value["data"]["object"]["type"];
+        value["type"] == "security.alert"
+            && (kind == crate::lockdown::ALERT_KIND || kind == crate::suspension::ALERT_SUSPENDED)
     })
 }
 

@@ -6,14 +6,23 @@
 //! The change bumps the revocation epoch in its own transaction, so cached
 //! credentials on every instance drop on their next request. The payor,
 //! realtime and dashboard paths read the merchant's status from the store.
+//! A `security.alert` (`account_suspended`, then `account_restored`) tells
+//! the merchant, and closes its open sockets; like every delivery, the
+//! alert's webhook waits until the suspension is lifted.
 
-use paygate_proto::MerchantId;
+use paygate_proto::{Environment, MerchantId};
 use serde_json::json;
 use sqlx::{AnyConnection, Row as _};
 
+use crate::alerts::{self, Alert};
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::store::auth::bump_epoch;
 use crate::store::{Store, StoreResult};
+
+/// The `type` of the `security.alert` a suspension raises; sockets close on it.
+pub const ALERT_SUSPENDED: &str = "account_suspended";
+/// The `type` of the `security.alert` raised when a suspension is lifted.
+pub const ALERT_RESTORED: &str = "account_restored";
 
 /// Whether the merchant is to be suspended or restored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +82,23 @@ pub async fn set(
         .details(json!({ "merchant_id": merchant.as_str(), "reason": reason }));
     entry.merchant_id = Some(merchant.clone());
     audit::record(tx.conn(), &entry, now).await?;
+    // The merchant hears of it in both environments; the reason stays in the
+    // operator's audit row. Its open sockets close on the suspension alert.
+    let kind = match change {
+        Change::Suspend => ALERT_SUSPENDED,
+        Change::Unsuspend => ALERT_RESTORED,
+    };
+    for env in [Environment::Test, Environment::Live] {
+        let alert = Alert {
+            merchant,
+            env,
+            kind,
+            actor,
+            ip: None,
+            details: json!({ "merchant_id": merchant.as_str() }),
+        };
+        alerts::raise(tx.conn(), alert, now).await?;
+    }
     tx.commit().await?;
     tracing::warn!(merchant = merchant.as_str(), action, "merchant status changed");
     Ok(Applied::Changed)

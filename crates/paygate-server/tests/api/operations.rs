@@ -50,6 +50,22 @@ async fn cli_json(app: &TestApp, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("cli json")
 }
 
+/// Reads a socket up to its first `security.alert`, checks that the socket
+/// closes after it, and returns the alert.
+async fn alert_then_close(socket: &mut crate::realtime::Socket) -> Value {
+    let alert = loop {
+        let event = next_event(socket, Duration::from_secs(5)).await.expect("an alert");
+        if event["type"] == "security.alert" {
+            break event;
+        }
+    };
+    assert!(
+        next_event(socket, Duration::from_secs(2)).await.is_none(),
+        "the socket closed"
+    );
+    alert
+}
+
 fn checkout_body() -> Value {
     json!({"amount": 1500, "currency": "ZAR"})
 }
@@ -73,6 +89,7 @@ async fn a_suspended_merchant_is_refused_on_every_surface_and_its_webhooks_wait_
     );
     let (_, payor) = create_session(&app, checkout_body()).await;
     let ws_token = mint(&app, &app.key, json!({})).await;
+    let mut socket = open(&app, &mint(&app, &app.key, json!({})).await).await;
 
     let suspended = cli_json(
         &app,
@@ -115,6 +132,10 @@ async fn a_suspended_merchant_is_refused_on_every_surface_and_its_webhooks_wait_
         (403, "account_suspended".to_owned())
     );
 
+    // An open socket hears the suspension's alert, then closes.
+    let alert = alert_then_close(&mut socket).await;
+    assert_eq!(alert["data"]["object"]["type"], "account_suspended");
+
     // An event made while suspended waits.
     let event_id = emit(&app, Environment::Test).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -124,13 +145,32 @@ async fn a_suspended_merchant_is_refused_on_every_surface_and_its_webhooks_wait_
     assert_eq!(restored["suspended"], false);
     assert_eq!(call(&app, &base, "/v1/balance", &key_headers).await.0, 200);
     assert_eq!(call(&app, &base, "/v1/balance", &token_headers).await.0, 200);
+    // The held event arrives, and so does the suspension's own alert.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while receiver.count() == 0 {
-        assert!(Instant::now() < deadline, "the held delivery never arrived");
+    let delivered = loop {
+        let ids: Vec<String> = (0..receiver.count())
+            .map(|i| receiver.request(i).0["webhook-id"].to_str().expect("ascii").to_owned())
+            .collect();
+        if ids.contains(&event_id) {
+            break ids;
+        }
+        assert!(Instant::now() < deadline, "the held delivery never arrived: {ids:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (headers, _) = receiver.request(0);
-    assert_eq!(headers["webhook-id"].to_str().expect("ascii"), event_id);
+    };
+    assert_eq!(
+        delivered.len(),
+        delivered.iter().collect::<std::collections::HashSet<_>>().len()
+    );
+    let alert_ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM events WHERE type = 'security.alert' AND env = 'test' ORDER BY seq")
+            .fetch_all(&app.raw_db().await)
+            .await
+            .expect("alerts");
+    assert_eq!(alert_ids.len(), 2, "account_suspended and account_restored");
+    assert!(
+        delivered.contains(&alert_ids[0]),
+        "the suspension alert was delivered too: {delivered:?}"
+    );
 
     // Both changes are in the audit log, with the reason.
     let db = app.raw_db().await;
@@ -251,20 +291,9 @@ async fn a_lockdown_ends_every_credential_on_every_instance_and_only_the_new_key
     .await;
     assert_eq!(problem(paying).await.1, "invalid_session_token");
     // An open socket hears the lockdown's alert, then closes.
-    let alert = loop {
-        let event = next_event(&mut socket, Duration::from_secs(5))
-            .await
-            .expect("the alert");
-        if event["type"] == "security.alert" {
-            break event;
-        }
-    };
+    let alert = alert_then_close(&mut socket).await;
     assert_eq!(alert["data"]["object"]["type"], "lockdown");
     assert_eq!(alert["data"]["object"]["revoked_keys"], 2);
-    assert!(
-        next_event(&mut socket, Duration::from_secs(2)).await.is_none(),
-        "the socket closed"
-    );
 
     let db = app.raw_db().await;
     let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM audit_events WHERE action = 'security.lockdown'")
