@@ -107,9 +107,10 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
 
 async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
     let mut tx = store.begin_write().await?;
-    let mut last_use: std::collections::HashMap<&str, (i64, &str)> = std::collections::HashMap::new();
-    let entries: Vec<(&audit::AuditEntry, i64)> = batch.iter().map(|d| (&d.entry, d.at)).collect();
-    audit::record_batch(tx.conn(), &entries).await?;
+    // Keys first, then the audit chain: the order every other writer takes
+    // its locks in (a change, then its audit row), so a revocation or a
+    // lockdown does not deadlock with this batch on PostgreSQL.
+    let mut last_use: std::collections::BTreeMap<&str, (i64, &str)> = std::collections::BTreeMap::new();
     for decision in batch {
         if let (Some(key_id), Outcome::Success) = (&decision.key_id, decision.entry.outcome) {
             let ip = decision.entry.ip.as_deref().unwrap_or_default();
@@ -119,5 +120,7 @@ async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
     for (key_id, (at, ip)) in last_use {
         touch_key(tx.conn(), key_id, at, ip).await?;
     }
+    let entries: Vec<(&audit::AuditEntry, i64)> = batch.iter().map(|d| (&d.entry, d.at)).collect();
+    audit::record_batch(tx.conn(), &entries).await?;
     tx.commit().await
 }
