@@ -32,6 +32,7 @@ const MAX_FAILURES: i64 = 5;
 const LOCKOUT_SECS: i64 = 15 * 60;
 const VERIFY_LINK_TTL_SECS: i64 = 24 * 3600;
 const SECOND_FACTOR_TTL_SECS: i64 = 5 * 60;
+const LOGIN: &str = "dashboard.login";
 const SIGN_IN_FAILED: &str =
     "Email or password is incorrect. After several failed attempts, sign-in pauses for 15 minutes.";
 
@@ -242,7 +243,7 @@ pub async fn login(
     };
     let locked = user.locked_until.is_some_and(|until| until > now);
     if !matches || locked {
-        record_failure(&state, &user, ip, if locked { "locked" } else { "wrong_password" }).await?;
+        record_failure(&state, &user, ip, LOGIN, if locked { "locked" } else { "wrong_password" }).await?;
         return Ok(failed(SIGN_IN_FAILED));
     }
     if !user.email_verified {
@@ -258,11 +259,13 @@ pub async fn login(
     start_session(&state, &user, ip, "password").await
 }
 
-/// Counts a failure; the fifth in a row pauses sign-in for 15 minutes.
+/// Counts a failure (of a password or a code) and audits it as `action`;
+/// the fifth in a row pauses sign-in and codes for 15 minutes.
 pub(super) async fn record_failure(
     state: &AppState,
     user: &UserRecord,
     ip: std::net::IpAddr,
+    action: &str,
     reason: &str,
 ) -> ApiResult<()> {
     let now = state.now();
@@ -276,7 +279,7 @@ pub(super) async fn record_failure(
     .bind(&user.id)
     .execute(tx.conn())
     .await?;
-    let entry = AuditEntry::new("dashboard.login", Outcome::Failure)
+    let entry = AuditEntry::new(action, Outcome::Failure)
         .merchant(&user.merchant_id, paygate_proto::Environment::Test)
         .actor(&user.email)
         .ip(ip)
@@ -358,7 +361,7 @@ pub async fn login_second_factor(
     if second_factor::accept(&state, &user, form.code.trim()).await? {
         return start_session(&state, &user, ip, "password+2fa").await;
     }
-    record_failure(&state, &user, ip, "wrong_second_factor").await?;
+    record_failure(&state, &user, ip, LOGIN, "wrong_second_factor").await?;
     Ok(render(&SecondFactorPage {
         frame: Frame {
             error: Some("That code is not valid. Try the current code from your app.".to_owned()),
