@@ -3,6 +3,7 @@
 //! and a strict Content-Security-Policy (no inline script or style).
 
 mod accounts;
+mod keys;
 mod listing;
 mod mail;
 mod money;
@@ -34,6 +35,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/payments/{id}", get(money::payment))
         .route("/dashboard/withdrawals", get(money::withdrawals))
         .route("/dashboard/withdrawals/{id}/decide", post(money::decide))
+        .route("/dashboard/api-keys", get(keys::list).post(keys::create))
+        .route("/dashboard/api-keys/{id}/roll", post(keys::roll))
+        .route("/dashboard/api-keys/{id}/revoke", post(keys::revoke))
         .route(
             "/dashboard/register",
             get(accounts::register_page).post(accounts::register),
