@@ -3,6 +3,7 @@
 //! and a strict Content-Security-Policy (no inline script or style).
 
 mod accounts;
+mod audit;
 mod keys;
 mod listing;
 mod mail;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/payments/{id}", get(money::payment))
         .route("/dashboard/withdrawals", get(money::withdrawals))
         .route("/dashboard/withdrawals/{id}/decide", post(money::decide))
+        .route("/dashboard/audit", get(audit::list))
         .route("/dashboard/api-keys", get(keys::list).post(keys::create))
         .route("/dashboard/api-keys/{id}/roll", post(keys::roll))
         .route("/dashboard/api-keys/{id}/revoke", post(keys::revoke))
