@@ -36,7 +36,7 @@ const LOGIN: &str = "dashboard.login";
 const SIGN_IN_FAILED: &str =
     "Email or password is incorrect. After several failed attempts, sign-in pauses for 15 minutes.";
 
-fn hash_password(password: &SecretString) -> Result<String, ApiError> {
+pub(super) fn hash_password(password: &SecretString) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -52,6 +52,19 @@ fn password_matches(password: &SecretString, phc: &str) -> bool {
     })
 }
 
+/// Why a new password is refused, if it is.
+pub(super) fn password_problem(password: &SecretString) -> Option<&'static str> {
+    let length = password.expose_secret().chars().count();
+    (!(12..=128).contains(&length)).then_some("Choose a password of 12 to 128 characters.")
+}
+
+/// Argon2 off the async threads.
+pub(super) async fn hash_off_thread(password: SecretString) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// A hash to verify against when the email is unknown, so both cases cost the same.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
@@ -59,7 +72,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Argon2 runs off the async threads.
-async fn check_password(password: SecretString, phc: Option<String>) -> bool {
+pub(super) async fn check_password(password: SecretString, phc: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => password_matches(&password, &phc),
         None => {
@@ -113,9 +126,8 @@ pub async fn register(
             country: country.clone(),
         })
     };
-    let length = form.password.expose_secret().chars().count();
-    if !(12..=128).contains(&length) {
-        return Ok(again("Choose a password of 12 to 128 characters."));
+    if let Some(problem) = password_problem(&form.password) {
+        return Ok(again(problem));
     }
     if !paygate_proto::credentials::is_country_code(&country) {
         return Ok(again("Enter your country as a two-letter ISO code, such as ZA or US."));
@@ -131,10 +143,7 @@ pub async fn register(
     if state.store().user_by_email(&email).await?.is_some() {
         return Ok(done);
     }
-    let password = form.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)??;
+    let hash = hash_off_thread(form.password).await?;
     let now = state.now();
     let merchant = crate::merchants::create_merchant(state.store(), &country, &email, now)
         .await
@@ -157,6 +166,7 @@ pub async fn register(
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
     let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    // Links are made from the configured public URL or the request's own host.
     let body = format!(
         "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",
         link_token.expose_secret()

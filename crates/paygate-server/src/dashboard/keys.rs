@@ -54,8 +54,7 @@ async fn view(
     notice: Option<&str>,
 ) -> ApiResult<Response> {
     let reply = keys_page(state, &signed_in.user.merchant_id, mode.0, page.clone()).await?;
-    let mut frame = Frame::signed_in(csrf, &signed_in.user, mode, SECTION).with_error(frame_error);
-    frame.notice = notice.map(str::to_owned);
+    let frame = Frame::signed_in(csrf, &signed_in.user, mode, SECTION).with_error(frame_error).with_notice(notice);
     Ok(render(&KeysPage {
         frame,
         pager: pager(SECTION, &page, reply.next_cursor.as_deref(), CREATED_ONLY),

@@ -10,7 +10,9 @@ mod mail;
 mod money;
 pub mod one_time;
 mod pages;
+mod passwords;
 mod second_factor;
+mod security;
 pub mod session;
 
 use axum::http::HeaderValue;
@@ -48,7 +50,17 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/login", get(accounts::login_page).post(accounts::login))
         .route("/dashboard/login/2fa", post(accounts::login_second_factor))
         .route("/dashboard/logout", post(accounts::logout))
-        .route("/dashboard/security", get(second_factor::security_page))
+        .route("/dashboard/security", get(security::page))
+        .route("/dashboard/security/policy", post(security::save_policy))
+        .route("/dashboard/security/password", post(passwords::change))
+        .route(
+            "/dashboard/password/forgot",
+            get(passwords::forgot_page).post(passwords::forgot),
+        )
+        .route(
+            "/dashboard/password/reset",
+            get(passwords::reset_page).post(passwords::reset),
+        )
         .route("/dashboard/security/2fa/setup", post(second_factor::setup))
         .route("/dashboard/security/2fa/confirm", post(second_factor::confirm))
         .layer(middleware::from_fn(session::csrf_layer))

@@ -226,8 +226,7 @@ async fn withdrawals_view(
     error: Option<String>,
 ) -> ApiResult<Response> {
     let reply = withdrawals_page(state, &signed_in.user.merchant_id, mode.0, page).await?;
-    let mut frame = Frame::signed_in(csrf, &signed_in.user, mode, "/dashboard/withdrawals").with_error(error);
-    frame.notice = notice.map(str::to_owned);
+    let frame = Frame::signed_in(csrf, &signed_in.user, mode, "/dashboard/withdrawals").with_error(error).with_notice(notice);
     Ok(render(&WithdrawalsPage {
         frame,
         rows: reply.data.iter().map(|listed| withdrawal_row(&listed.item)).collect(),

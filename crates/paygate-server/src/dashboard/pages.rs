@@ -34,8 +34,8 @@ impl Frame {
         }
     }
 
-    pub fn with_notice(mut self, notice: impl Into<String>) -> Self {
-        self.notice = Some(notice.into());
+    pub fn with_notice(mut self, notice: Option<&str>) -> Self {
+        self.notice = notice.map(str::to_owned);
         self
     }
 
@@ -123,13 +123,6 @@ pub struct RegisterPage {
 }
 
 #[derive(Template)]
-#[template(path = "dashboard/security.html")]
-pub struct SecurityPage {
-    pub frame: Frame,
-    pub totp_enabled: bool,
-}
-
-#[derive(Template)]
 #[template(path = "dashboard/totp_setup.html")]
 pub struct TotpSetupPage {
     pub frame: Frame,
@@ -143,4 +136,17 @@ pub struct TotpSetupPage {
 pub struct RecoveryCodesPage {
     pub frame: Frame,
     pub codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/forgot.html")]
+pub struct ForgotPage {
+    pub frame: Frame,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/reset.html")]
+pub struct ResetPage {
+    pub frame: Frame,
+    pub token: String,
 }

@@ -3,7 +3,7 @@
 //! first code, recovery codes shown once, and each code accepted only once.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Redirect, Response};
 use axum::Form;
 use hmac::{Hmac, Mac};
 use paygate_proto::credentials::generate_opaque_token;
@@ -16,7 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use super::pages::{render, Frame, RecoveryCodesPage, SecurityPage, TotpSetupPage};
+use super::pages::{render, Frame, RecoveryCodesPage, TotpSetupPage};
 use super::session::{CsrfToken, SignedIn};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
@@ -112,22 +112,11 @@ pub async fn accept(state: &AppState, user: &UserRecord, code: &str) -> ApiResul
     Ok(used.rows_affected() == 1)
 }
 
-pub async fn security_page(csrf: CsrfToken, signed_in: SignedIn) -> Response {
-    render(&SecurityPage {
-        frame: Frame {
-            csrf: csrf.0,
-            email: Some(signed_in.user.email.clone()),
-            ..Frame::default()
-        },
-        totp_enabled: signed_in.user.totp_enabled,
-    })
-}
-
 /// Starts enrolment: a fresh seed, sealed and pending until confirmed.
 pub async fn setup(State(state): State<AppState>, csrf: CsrfToken, signed_in: SignedIn) -> ApiResult<Response> {
     let user = &signed_in.user;
     if user.totp_enabled {
-        return Ok(security_page(csrf, signed_in).await);
+        return Ok(Redirect::to("/dashboard/security").into_response());
     }
     let mut seed = zeroize::Zeroizing::new([0u8; 20]);
     rand::rngs::OsRng.fill_bytes(seed.as_mut());
@@ -180,7 +169,7 @@ pub async fn confirm(
 ) -> ApiResult<Response> {
     let user = &signed_in.user;
     let Some(sealed) = user.totp.as_ref().filter(|_| !user.totp_enabled) else {
-        return Ok(security_page(csrf, signed_in).await);
+        return Ok(Redirect::to("/dashboard/security").into_response());
     };
     let seed = state.master_key().open(sealed, &seed_context(&user.id))?;
     let now = state.now();

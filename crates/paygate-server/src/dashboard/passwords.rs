@@ -1,0 +1,244 @@
+//! Passwords: reset by an emailed link (an unknown address gets the same
+//! answer, and the mail goes out after the answer so timing tells nothing),
+//! and change with the current password plus a one-time code. Both end
+//! every session of the user at once.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use http::header::SET_COOKIE;
+use http::HeaderMap;
+use paygate_proto::credentials::{generate_opaque_token, token_hash};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row as _;
+
+use super::accounts::{check_password, hash_off_thread, password_problem};
+use super::mail;
+use super::one_time::{self, Purpose};
+use super::pages::{message_page, render, ForgotPage, Frame, ResetPage};
+use super::session::{set_cookie, CsrfToken, Mode, SignedIn, SESSION_COOKIE};
+use crate::app::AppState;
+use crate::audit::{self, AuditEntry, Outcome};
+use crate::http::{ApiResult, ClientIp};
+use crate::store::dashboard::UserRecord;
+
+const RESET_LINK_TTL_SECS: i64 = 3600;
+
+fn frame(csrf: &CsrfToken) -> Frame {
+    Frame {
+        csrf: csrf.0.clone(),
+        ..Frame::default()
+    }
+}
+
+pub async fn forgot_page(csrf: CsrfToken) -> Response {
+    render(&ForgotPage { frame: frame(&csrf) })
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// Emails a reset link when the address has an account; the answer is the
+/// same either way.
+pub async fn forgot(
+    State(state): State<AppState>,
+    uri: http::Uri,
+    headers: HeaderMap,
+    Form(form): Form<ForgotForm>,
+) -> ApiResult<Response> {
+    let email = form.email.trim().to_ascii_lowercase();
+    if let Some(user) = state.store().user_by_email(&email).await? {
+        let link_token = generate_opaque_token("pr_", &mut rand::rngs::OsRng);
+        let now = state.now();
+        let mut tx = state.store().begin_write().await?;
+        sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL")
+            .bind(now)
+            .bind(&user.id)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'reset', $3)")
+            .bind(token_hash(link_token.expose_secret()))
+            .bind(&user.id)
+            .bind(now + RESET_LINK_TTL_SECS)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+        let body = format!(
+            "Someone asked to reset the password of your Paygate account.\n\n\
+             Open this link to choose a new one (valid for 1 hour, once):\n\n\
+             {base}/dashboard/password/reset?token={}\n\n\
+             If it was not you, ignore this message: your password stays as it is.\n",
+            link_token.expose_secret()
+        );
+        // After the answer: the time to send must not tell which addresses exist.
+        let mailer = state.clone();
+        tokio::spawn(async move {
+            if let Err(err) = mail::send(&mailer, &user.email, "Reset your Paygate password", body).await {
+                tracing::warn!(error = %err, "a password reset mail was not sent");
+            }
+        });
+    }
+    Ok(message_page(
+        "Check your email",
+        "If an account uses that address, we sent it a link to choose a new password.",
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ResetQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn reset_page(csrf: CsrfToken, Query(query): Query<ResetQuery>) -> Response {
+    render(&ResetPage {
+        frame: frame(&csrf),
+        token: query.token,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    token: String,
+    password: SecretString,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    csrf: CsrfToken,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ResetForm>,
+) -> ApiResult<Response> {
+    if let Some(problem) = password_problem(&form.password) {
+        return Ok(render(&ResetPage {
+            frame: Frame {
+                error: Some(problem.to_owned()),
+                ..frame(&csrf)
+            },
+            token: form.token,
+        }));
+    }
+    let hash = hash_off_thread(form.password).await?;
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    let row = sqlx::query(
+        "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = 'reset' AND used_at IS NULL AND expires_at > $1 \
+         RETURNING user_id",
+    )
+    .bind(now)
+    .bind(token_hash(&form.token))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        return Ok(message_page(
+            "Link expired",
+            "This reset link is not valid any more. Ask for a new one from the sign-in page.",
+        ));
+    };
+    let user_id: String = row.try_get("user_id")?;
+    // The link proves the address: it also verifies it and lifts a lockout.
+    sqlx::query(
+        "UPDATE dashboard_users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, locked_until = NULL, \
+         email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+    )
+    .bind(&hash)
+    .bind(now)
+    .bind(&user_id)
+    .execute(tx.conn())
+    .await?;
+    let ended = end_sessions(tx.conn(), &user_id, now).await?;
+    if let Some(user) = state.store().user_by_id(&user_id).await? {
+        let entry = AuditEntry::new("dashboard.password_reset", Outcome::Success)
+            .merchant(&user.merchant_id, paygate_proto::Environment::Test)
+            .actor(&user.email)
+            .ip(ip)
+            .details(json!({ "sessions_ended": ended }));
+        audit::record(tx.conn(), &entry, now).await?;
+    }
+    tx.commit().await?;
+    Ok(signed_out(message_page(
+        "Password changed",
+        "Your new password is set and every session has ended. Sign in with it now.",
+    )))
+}
+
+/// Ends every live session of `user_id`; returns how many.
+async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: &str, now: i64) -> ApiResult<u64> {
+    let done = sqlx::query("UPDATE dashboard_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// `response`, clearing this browser's session cookie.
+fn signed_out(mut response: Response) -> Response {
+    if let Some(cookie) = set_cookie(SESSION_COOKIE, "", 0) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    current_password: SecretString,
+    new_password: SecretString,
+    #[serde(default)]
+    code: String,
+}
+
+/// Why a change was refused, if it was; `Ok(None)` once changed.
+async fn try_change(state: &AppState, user: &UserRecord, form: ChangeForm, ip: std::net::IpAddr) -> ApiResult<Option<&'static str>> {
+    if let Some(problem) = password_problem(&form.new_password) {
+        return Ok(Some(problem));
+    }
+    if !check_password(form.current_password, Some(user.password_hash.clone())).await {
+        super::accounts::record_failure(state, user, ip, "dashboard.password_change", "wrong_password").await?;
+        return Ok(Some("Your current password is not that."));
+    }
+    if !one_time::verify(state, user, Purpose::PasswordChange, &form.code, ip).await? {
+        return Ok(Some("That code is not valid. Enter a current code (each works once)."));
+    }
+    let hash = hash_off_thread(form.new_password).await?;
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    sqlx::query("UPDATE dashboard_users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(now)
+        .bind(&user.id)
+        .execute(tx.conn())
+        .await?;
+    let ended = end_sessions(tx.conn(), &user.id, now).await?;
+    let entry = AuditEntry::new("dashboard.password_changed", Outcome::Success)
+        .merchant(&user.merchant_id, paygate_proto::Environment::Test)
+        .actor(&user.email)
+        .ip(ip)
+        .details(json!({ "sessions_ended": ended }));
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(None)
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    csrf: CsrfToken,
+    mode: Mode,
+    signed_in: SignedIn,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ChangeForm>,
+) -> ApiResult<Response> {
+    match try_change(&state, &signed_in.user, form, ip).await? {
+        None => Ok(signed_out(message_page(
+            "Password changed",
+            "Every session has ended, this one too. Sign in with your new password.",
+        ))
+        .into_response()),
+        Some(problem) => super::security::view(&state, &csrf, mode, &signed_in, None, Some(problem.to_owned())).await,
+    }
+}

@@ -1,0 +1,97 @@
+//! The security page: two-factor authentication, the password (changed
+//! with a one-time code), the API security policy of the shown mode and
+//! the IP allowlists of its keys.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
+use paygate_proto::types::ApiKeyInfo;
+use serde::Deserialize;
+
+use super::money::actor;
+use super::pages::{render, Frame};
+use super::session::{CsrfToken, Mode, SignedIn};
+use crate::api_keys::keys_page;
+use crate::app::AppState;
+use crate::http::list::{Page, MAX_LIMIT};
+use crate::http::{ApiResult, ClientIp};
+use crate::security_policy::{current_policy, update_policy};
+
+#[derive(Template)]
+#[template(path = "dashboard/security.html")]
+pub struct SecurityPage {
+    pub frame: Frame,
+    pub totp_enabled: bool,
+    pub policy: SecurityPolicy,
+    pub keys: Vec<ApiKeyInfo>,
+}
+
+pub async fn view(
+    state: &AppState,
+    csrf: &CsrfToken,
+    mode: Mode,
+    signed_in: &SignedIn,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let merchant = &signed_in.user.merchant_id;
+    let page = Page {
+        limit: MAX_LIMIT,
+        ..Page::first()
+    };
+    let keys = keys_page(state, merchant, mode.0, page).await?.data;
+    let frame = Frame::signed_in(csrf, &signed_in.user, mode, "/dashboard/security").with_error(error).with_notice(notice);
+    Ok(render(&SecurityPage {
+        frame,
+        totp_enabled: signed_in.user.totp_enabled,
+        policy: current_policy(state, merchant, mode.0).await?,
+        keys,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    csrf: CsrfToken,
+    mode: Mode,
+    signed_in: SignedIn,
+    Query(done): Query<Done>,
+) -> ApiResult<Response> {
+    let notice = match done.done.as_deref() {
+        Some("code_sent") => Some("We emailed you a code. It works once, for 10 minutes."),
+        Some("policy") => Some("Security policy saved."),
+        _ => None,
+    };
+    view(&state, &csrf, mode, &signed_in, notice, None).await
+}
+
+/// Checkboxes: present when ticked.
+#[derive(Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    require_signature: Option<String>,
+    #[serde(default)]
+    require_token: Option<String>,
+}
+
+pub async fn save_policy(
+    State(state): State<AppState>,
+    mode: Mode,
+    signed_in: SignedIn,
+    client_ip: ClientIp,
+    Form(form): Form<PolicyForm>,
+) -> ApiResult<Response> {
+    let body = UpdateSecurityPolicy {
+        require_signature: Some(form.require_signature.is_some()),
+        require_token: Some(form.require_token.is_some()),
+    };
+    update_policy(&state, &signed_in.user.merchant_id, mode.0, body, &actor(&signed_in, client_ip)).await?;
+    Ok(Redirect::to("/dashboard/security?done=policy").into_response())
+}
