@@ -14,6 +14,7 @@ mod passwords;
 mod second_factor;
 mod security;
 pub mod session;
+mod webhooks;
 
 use axum::http::HeaderValue;
 use axum::middleware;
@@ -39,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/withdrawals", get(money::withdrawals))
         .route("/dashboard/withdrawals/{id}/decide", post(money::decide))
         .route("/dashboard/audit", get(audit::list))
+        .route("/dashboard/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/dashboard/webhooks/{id}", get(webhooks::show))
+        .route("/dashboard/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/dashboard/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .route("/dashboard/api-keys", get(keys::list).post(keys::create))
         .route("/dashboard/api-keys/{id}/roll", post(keys::roll))
         .route("/dashboard/api-keys/{id}/revoke", post(keys::revoke))
