@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::listing::{pager, Pager, CREATED_ONLY};
+use super::listing::{pager, when, Pager, CREATED_ONLY};
 use super::pages::{render, Frame};
 use super::session::{CsrfToken, Mode, SignedIn};
 use crate::app::AppState;
@@ -44,7 +44,7 @@ pub async fn list(
         .data
         .into_iter()
         .map(|event| AuditRow {
-            at: event.created_at,
+            at: when(&event.created_at),
             action: event.action,
             outcome: event.outcome,
             actor: event.actor.unwrap_or_default(),

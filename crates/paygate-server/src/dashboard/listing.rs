@@ -30,6 +30,14 @@ pub const MONEY_SORTS: &[(&str, &str)] = &[
 /// Lists ordered by creation only.
 pub const CREATED_ONLY: &[(&str, &str)] = &[("createdAt", "Created")];
 
+/// An RFC 3339 UTC time as people read it: `2026-11-22 11:40:31 UTC`.
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.strip_suffix('Z').and_then(|t| t.split_once('T')) {
+        Some((date, time)) => format!("{date} {time} UTC"),
+        None => rfc3339.to_owned(),
+    }
+}
+
 fn sort_name(sort: SortKey) -> &'static str {
     match sort {
         SortKey::CreatedAt => "createdAt",
@@ -95,5 +103,11 @@ mod tests {
         let pager = super::pager("/dashboard/audit", &page, None, CREATED_ONLY);
         assert_eq!(pager.sort, "createdAt");
         assert_eq!(pager.next, None);
+    }
+
+    #[test]
+    fn times_read_as_utc() {
+        assert_eq!(when("2026-11-22T11:40:31Z"), "2026-11-22 11:40:31 UTC");
+        assert_eq!(when("not a time"), "not a time");
     }
 }

@@ -11,7 +11,7 @@ use paygate_proto::money::Currency;
 use paygate_proto::payments::{Destination, Payment, Withdrawal};
 use serde::Deserialize;
 
-use super::listing::{pager, Pager, MONEY_SORTS};
+use super::listing::{pager, when, Pager, MONEY_SORTS};
 use super::one_time::{self, Channel, Purpose};
 use super::pages::{render, Frame};
 use super::session::{CsrfToken, Mode, SignedIn};
@@ -104,7 +104,7 @@ fn payment_row(payment: &Payment) -> PaymentRow {
         method: payment.method.clone(),
         status: payment.status.clone(),
         description: payment.description.clone().unwrap_or_default(),
-        created_at: payment.created_at.clone(),
+        created_at: when(&payment.created_at),
     }
 }
 
@@ -186,7 +186,7 @@ fn withdrawal_row(withdrawal: &Withdrawal) -> WithdrawalRow {
         currency: withdrawal.currency.clone(),
         destination: describe_destination(&withdrawal.destination),
         status: withdrawal.status.clone(),
-        created_at: withdrawal.created_at.clone(),
+        created_at: when(&withdrawal.created_at),
         pending: withdrawal.status == "pending_approval",
     }
 }
