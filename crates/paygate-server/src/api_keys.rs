@@ -154,7 +154,12 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, 
 }
 
 /// The tenant's active key `id`, or `404`.
-pub async fn own_active_key(state: &AppState, merchant: &MerchantId, env: Environment, id: &str) -> ApiResult<KeyRecord> {
+pub async fn own_active_key(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+) -> ApiResult<KeyRecord> {
     state
         .store()
         .key_by_id(id)

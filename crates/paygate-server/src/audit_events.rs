@@ -30,7 +30,9 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<AuditEvent>>> {
     caller.require(Scope::AuditRead)?;
-    Ok(ApiJson(audit_page(&state, &caller.merchant_id, caller.env, page).await?))
+    Ok(ApiJson(
+        audit_page(&state, &caller.merchant_id, caller.env, page).await?,
+    ))
 }
 
 /// A page of the tenant's audit rows, newest first by default.

@@ -525,7 +525,9 @@ pub async fn create(
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<ApiJson<Payment>> {
     caller.require(Scope::PaymentsRead)?;
-    Ok(ApiJson(find_payment(&state, &caller.merchant_id, caller.env, id).await?))
+    Ok(ApiJson(
+        find_payment(&state, &caller.merchant_id, caller.env, id).await?,
+    ))
 }
 
 /// One of the tenant's payments, or `404`. Reads never show an unpaid
@@ -560,7 +562,9 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Payment>>>> {
     caller.require(Scope::PaymentsRead)?;
-    Ok(ApiJson(payments_page(&state, &caller.merchant_id, caller.env, &page).await?))
+    Ok(ApiJson(
+        payments_page(&state, &caller.merchant_id, caller.env, &page).await?,
+    ))
 }
 
 /// A page of the tenant's payments, with the list rules of section 7.
@@ -570,10 +574,10 @@ pub async fn payments_page(
     env: Environment,
     page: &Page,
 ) -> ApiResult<ListReply<Listed<Payment>>> {
-    Ok(
-        keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| Ok(record_from_row(row)?.to_api()))
-            .await?,
-    )
+    Ok(keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| {
+        Ok(record_from_row(row)?.to_api())
+    })
+    .await?)
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",

@@ -58,7 +58,9 @@ pub async fn put(
 ) -> ApiResult<ApiJson<SecurityPolicy>> {
     caller.require(Scope::KeysManage)?;
     let actor = Actor::api(&caller, client_ip);
-    Ok(ApiJson(update_policy(&state, &caller.merchant_id, caller.env, body, &actor).await?))
+    Ok(ApiJson(
+        update_policy(&state, &caller.merchant_id, caller.env, body, &actor).await?,
+    ))
 }
 
 /// The tenant's policy now in force.

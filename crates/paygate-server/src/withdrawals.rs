@@ -340,7 +340,15 @@ pub async fn decide_in(
             .await?;
             (
                 "payout.rejected",
-                set_status(&mut *conn, merchant, &mut record, "rejected", "withdrawal.rejected", now).await?,
+                set_status(
+                    &mut *conn,
+                    merchant,
+                    &mut record,
+                    "rejected",
+                    "withdrawal.rejected",
+                    now,
+                )
+                .await?,
             )
         }
         Decision::Approve => {
@@ -405,7 +413,9 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Withdrawal>>>> {
     caller.require(Scope::PaymentsRead)?;
-    Ok(ApiJson(withdrawals_page(&state, &caller.merchant_id, caller.env, &page).await?))
+    Ok(ApiJson(
+        withdrawals_page(&state, &caller.merchant_id, caller.env, &page).await?,
+    ))
 }
 
 /// A page of the tenant's withdrawals, with the list rules of section 7.
@@ -415,10 +425,10 @@ pub async fn withdrawals_page(
     env: Environment,
     page: &Page,
 ) -> ApiResult<ListReply<Listed<Withdrawal>>> {
-    Ok(
-        keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| record_from_row(row)?.to_api())
-            .await?,
-    )
+    Ok(keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| {
+        record_from_row(row)?.to_api()
+    })
+    .await?)
 }
 
 #[cfg(test)]

@@ -253,7 +253,14 @@ pub async fn login(
     };
     let locked = user.locked_until.is_some_and(|until| until > now);
     if !matches || locked {
-        record_failure(&state, &user, ip, LOGIN, if locked { "locked" } else { "wrong_password" }).await?;
+        record_failure(
+            &state,
+            &user,
+            ip,
+            LOGIN,
+            if locked { "locked" } else { "wrong_password" },
+        )
+        .await?;
         return Ok(failed(SIGN_IN_FAILED));
     }
     if !user.email_verified {

@@ -7,7 +7,7 @@ use axum::response::Response;
 
 use super::listing::{pager, when, Pager, CREATED_ONLY};
 use super::pages::{render, Frame};
-use super::session::{CsrfToken, Mode, SignedIn};
+use super::session::Viewer;
 use crate::app::AppState;
 use crate::audit_events::audit_page;
 use crate::http::list::Page;
@@ -32,14 +32,8 @@ pub struct AuditPage {
     pub pager: Pager,
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
-    page: Page,
-) -> ApiResult<Response> {
-    let reply = audit_page(&state, &signed_in.user.merchant_id, mode.0, page.clone()).await?;
+pub async fn list(State(state): State<AppState>, viewer: Viewer, page: Page) -> ApiResult<Response> {
+    let reply = audit_page(&state, viewer.merchant(), viewer.env(), page.clone()).await?;
     let rows = reply
         .data
         .into_iter()
@@ -57,7 +51,7 @@ pub async fn list(
         })
         .collect();
     Ok(render(&AuditPage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, SECTION),
+        frame: viewer.frame(SECTION),
         rows,
         pager: pager(SECTION, &page, reply.next_cursor.as_deref(), CREATED_ONLY),
     }))

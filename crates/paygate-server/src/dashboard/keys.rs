@@ -11,9 +11,8 @@ use paygate_proto::Scope;
 use serde::Deserialize;
 
 use super::listing::{pager, Pager, CREATED_ONLY};
-use super::money::actor;
 use super::pages::{render, Frame};
-use super::session::{CsrfToken, Mode, SignedIn};
+use super::session::Viewer;
 use crate::api_keys::{insert_issued, key_spec, keys_page, own_active_key, revoke_key, roll_key};
 use crate::app::AppState;
 use crate::http::list::Page;
@@ -46,15 +45,13 @@ fn scope_names() -> Vec<&'static str> {
 
 async fn view(
     state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
+    viewer: &Viewer,
     page: Page,
     frame_error: Option<String>,
     notice: Option<&str>,
 ) -> ApiResult<Response> {
-    let reply = keys_page(state, &signed_in.user.merchant_id, mode.0, page.clone()).await?;
-    let frame = Frame::signed_in(csrf, &signed_in.user, mode, SECTION).with_error(frame_error).with_notice(notice);
+    let reply = keys_page(state, viewer.merchant(), viewer.env(), page.clone()).await?;
+    let frame = viewer.frame(SECTION).with_error(frame_error).with_notice(notice);
     Ok(render(&KeysPage {
         frame,
         pager: pager(SECTION, &page, reply.next_cursor.as_deref(), CREATED_ONLY),
@@ -72,26 +69,18 @@ pub struct Done {
 
 pub async fn list(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     axum::extract::Query(done): axum::extract::Query<Done>,
     page: Page,
 ) -> ApiResult<Response> {
     let notice = (done.done.as_deref() == Some("revoked")).then_some("Key revoked, with every session made from it.");
-    view(&state, &csrf, mode, &signed_in, page, None, notice).await
+    view(&state, &viewer, page, None, notice).await
 }
 
 /// Turns a refusal into the page with its explanation; a failure of ours stays an error.
-async fn refused(
-    state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
-    err: ApiError,
-) -> ApiResult<Response> {
+async fn refused(state: &AppState, viewer: &Viewer, err: ApiError) -> ApiResult<Response> {
     let text = err.for_people().ok_or(err)?;
-    view(state, csrf, mode, signed_in, Page::first(), Some(text), None).await
+    view(state, viewer, Page::first(), Some(text), None).await
 }
 
 /// The create form: a name, scopes as checkboxes (none ticked: every
@@ -127,24 +116,30 @@ fn create_body(form: CreateForm) -> CreateApiKey {
 
 pub async fn create(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Form(form): Form<CreateForm>,
 ) -> ApiResult<Response> {
-    let merchant = signed_in.user.merchant_id.clone();
+    let merchant = viewer.merchant().clone();
     let spec = match key_spec(create_body(form)) {
         Ok(spec) => spec,
-        Err(err) => return refused(&state, &csrf, mode, &signed_in, err).await,
+        Err(err) => return refused(&state, &viewer, err).await,
     };
     let now = state.now();
-    let prepared = prepare_key(state.master_key(), &merchant, mode.0, &spec, now)?;
+    let prepared = prepare_key(state.master_key(), &merchant, viewer.env(), &spec, now)?;
     let mut tx = state.store().begin_write().await?;
-    let issued = insert_issued(tx.conn(), &prepared, &merchant, mode.0, &actor(&signed_in, client_ip), now).await?;
+    let issued = insert_issued(
+        tx.conn(),
+        &prepared,
+        &merchant,
+        viewer.env(),
+        &viewer.actor(client_ip),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(render(&IssuedPage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, SECTION),
+        frame: viewer.frame(SECTION),
         issued,
         rolled: false,
     }))
@@ -152,20 +147,18 @@ pub async fn create(
 
 pub async fn roll(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let old = match own_active_key(&state, &signed_in.user.merchant_id, mode.0, &id).await {
+    let old = match own_active_key(&state, viewer.merchant(), viewer.env(), &id).await {
         Ok(old) => old,
-        Err(err) => return refused(&state, &csrf, mode, &signed_in, err).await,
+        Err(err) => return refused(&state, &viewer, err).await,
     };
     let grace = state.config().auth.key_roll_grace_secs;
-    let issued = roll_key(&state, &old, grace, &actor(&signed_in, client_ip)).await?;
+    let issued = roll_key(&state, &old, grace, &viewer.actor(client_ip)).await?;
     Ok(render(&IssuedPage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, SECTION),
+        frame: viewer.frame(SECTION),
         issued,
         rolled: true,
     }))
@@ -173,15 +166,13 @@ pub async fn roll(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let owner = (&signed_in.user.merchant_id, mode.0);
-    match revoke_key(&state, &id, Some(owner), &actor(&signed_in, client_ip)).await? {
+    let owner = (viewer.merchant(), viewer.env());
+    match revoke_key(&state, &id, Some(owner), &viewer.actor(client_ip)).await? {
         Some(_) => Ok(Redirect::to("/dashboard/api-keys?done=revoked").into_response()),
-        None => refused(&state, &csrf, mode, &signed_in, ApiError::new(paygate_proto::ErrorCode::NotFound)).await,
+        None => refused(&state, &viewer, ApiError::new(paygate_proto::ErrorCode::NotFound)).await,
     }
 }

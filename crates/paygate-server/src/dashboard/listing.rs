@@ -56,9 +56,18 @@ fn order_name(order: Order) -> &'static str {
 }
 
 /// The pager of `page` at `path`, given the reply's `next_cursor`.
-pub fn pager(path: &str, page: &Page, next_cursor: Option<&str>, sorts: &'static [(&'static str, &'static str)]) -> Pager {
+pub fn pager(
+    path: &str,
+    page: &Page,
+    next_cursor: Option<&str>,
+    sorts: &'static [(&'static str, &'static str)],
+) -> Pager {
     let sort = sort_name(page.sort);
-    let sort = if sorts.iter().any(|(key, _)| *key == sort) { sort } else { "createdAt" };
+    let sort = if sorts.iter().any(|(key, _)| *key == sort) {
+        sort
+    } else {
+        "createdAt"
+    };
     let order = order_name(page.order);
     let query = |cursor: Option<&str>| {
         let mut query = form_urlencoded::Serializer::new(String::new());

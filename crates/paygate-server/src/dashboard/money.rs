@@ -14,8 +14,7 @@ use serde::Deserialize;
 use super::listing::{pager, when, Pager, MONEY_SORTS};
 use super::one_time::{self, Channel, Purpose};
 use super::pages::{render, Frame};
-use super::session::{CsrfToken, Mode, SignedIn};
-use crate::api_keys::Actor;
+use super::session::Viewer;
 use crate::app::AppState;
 use crate::http::list::Page;
 use crate::http::{ApiError, ApiResult, ClientIp};
@@ -35,14 +34,6 @@ pub fn format_minor(amount: i64, currency: &str) -> String {
     )
 }
 
-/// The dashboard user as the actor of an audited change.
-pub fn actor(signed_in: &SignedIn, ip: ClientIp) -> Actor {
-    Actor {
-        label: signed_in.user.email.clone(),
-        ip: Some(ip.0.to_string()),
-    }
-}
-
 pub struct BalanceLine {
     pub currency: String,
     pub available: String,
@@ -58,10 +49,10 @@ pub struct HomePage {
     pub balances: Vec<BalanceLine>,
 }
 
-pub async fn home(State(state): State<AppState>, csrf: CsrfToken, mode: Mode, signed_in: SignedIn) -> ApiResult<Response> {
-    let merchant = &signed_in.user.merchant_id;
+pub async fn home(State(state): State<AppState>, viewer: Viewer) -> ApiResult<Response> {
+    let merchant = viewer.merchant();
     let mut by_currency: std::collections::BTreeMap<String, [i64; 3]> = Default::default();
-    for row in state.store().balances(merchant, mode.0).await? {
+    for row in state.store().balances(merchant, viewer.env()).await? {
         let slot = by_currency.entry(row.currency).or_default();
         match row.account.as_str() {
             "available" => slot[0] = row.amount,
@@ -80,7 +71,7 @@ pub async fn home(State(state): State<AppState>, csrf: CsrfToken, mode: Mode, si
         })
         .collect();
     Ok(render(&HomePage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, "/dashboard"),
+        frame: viewer.frame("/dashboard"),
         merchant_id: merchant.to_string(),
         balances,
     }))
@@ -116,16 +107,10 @@ pub struct PaymentsPage {
     pub pager: Pager,
 }
 
-pub async fn payments(
-    State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
-    page: Page,
-) -> ApiResult<Response> {
-    let reply = crate::payments::payments_page(&state, &signed_in.user.merchant_id, mode.0, &page).await?;
+pub async fn payments(State(state): State<AppState>, viewer: Viewer, page: Page) -> ApiResult<Response> {
+    let reply = crate::payments::payments_page(&state, viewer.merchant(), viewer.env(), &page).await?;
     Ok(render(&PaymentsPage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, "/dashboard/payments"),
+        frame: viewer.frame("/dashboard/payments"),
         rows: reply.data.iter().map(|listed| payment_row(&listed.item)).collect(),
         pager: pager("/dashboard/payments", &page, reply.next_cursor.as_deref(), MONEY_SORTS),
     }))
@@ -140,16 +125,10 @@ pub struct PaymentPage {
     pub received: String,
 }
 
-pub async fn payment(
-    State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let payment = crate::payments::find_payment(&state, &signed_in.user.merchant_id, mode.0, id).await?;
+pub async fn payment(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Response> {
+    let payment = crate::payments::find_payment(&state, viewer.merchant(), viewer.env(), id).await?;
     Ok(render(&PaymentPage {
-        frame: Frame::signed_in(&csrf, &signed_in.user, mode, "/dashboard/payments"),
+        frame: viewer.frame("/dashboard/payments"),
         row: payment_row(&payment),
         received: format_minor(payment.amount_received, &payment.currency),
         payment,
@@ -173,7 +152,14 @@ fn describe_destination(destination: &Destination) -> String {
         Destination::Bitcoin { address } => format!("Bitcoin {address}"),
         Destination::Bank { iban, name } => {
             let country: String = iban.chars().take(2).collect();
-            let tail: String = iban.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = iban
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             format!("{name}, {country} ···· {tail}")
         }
     }
@@ -218,33 +204,37 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
 
 async fn withdrawals_view(
     state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
+    viewer: &Viewer,
     page: &Page,
     notice: Option<&str>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    let reply = withdrawals_page(state, &signed_in.user.merchant_id, mode.0, page).await?;
-    let frame = Frame::signed_in(csrf, &signed_in.user, mode, "/dashboard/withdrawals").with_error(error).with_notice(notice);
+    let reply = withdrawals_page(state, viewer.merchant(), viewer.env(), page).await?;
+    let frame = viewer
+        .frame("/dashboard/withdrawals")
+        .with_error(error)
+        .with_notice(notice);
     Ok(render(&WithdrawalsPage {
         frame,
         rows: reply.data.iter().map(|listed| withdrawal_row(&listed.item)).collect(),
-        pager: pager("/dashboard/withdrawals", page, reply.next_cursor.as_deref(), MONEY_SORTS),
-        authenticator: signed_in.user.totp_enabled,
+        pager: pager(
+            "/dashboard/withdrawals",
+            page,
+            reply.next_cursor.as_deref(),
+            MONEY_SORTS,
+        ),
+        authenticator: viewer.user().totp_enabled,
     }))
 }
 
 pub async fn withdrawals(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     Query(outcome): Query<Outcome>,
     page: Page,
 ) -> ApiResult<Response> {
     let notice = notice_for(outcome.done.as_deref());
-    withdrawals_view(&state, &csrf, mode, &signed_in, &page, notice, None).await
+    withdrawals_view(&state, &viewer, &page, notice, None).await
 }
 
 #[derive(Deserialize)]
@@ -257,12 +247,12 @@ pub struct CodeRequest {
 /// Emails a one-time code for a purpose, then returns to the page asking.
 pub async fn send_code(
     State(state): State<AppState>,
-    signed_in: SignedIn,
+    viewer: Viewer,
     Form(form): Form<CodeRequest>,
 ) -> ApiResult<Response> {
     let purpose = Purpose::parse(&form.purpose).ok_or_else(|| ApiError::field("purpose", "is not known"))?;
     let back = super::session::local_path(&form.back).unwrap_or("/dashboard");
-    let sent = one_time::send(&state, &signed_in.user, purpose).await?;
+    let sent = one_time::send(&state, viewer.user(), purpose).await?;
     let target = match sent {
         Channel::Email => format!("{back}?done=code_sent"),
         Channel::Authenticator => back.to_owned(),
@@ -280,12 +270,9 @@ pub struct DecisionForm {
 /// Approves or rejects a withdrawal once the one-time code checks out.
 pub async fn decide(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Path(id): Path<String>,
-    page: Page,
     Form(form): Form<DecisionForm>,
 ) -> ApiResult<Response> {
     let decision = match form.decision.as_str() {
@@ -293,17 +280,22 @@ pub async fn decide(
         "reject" => Decision::Reject,
         _ => return Err(ApiError::field("decision", "must be approve or reject")),
     };
-    let again = |error: String| withdrawals_view(&state, &csrf, mode, &signed_in, &page, None, Some(error));
-    if !one_time::verify(&state, &signed_in.user, Purpose::PayoutApproval, &form.code, client_ip.0).await? {
+    let page = Page::first();
+    let again = |error: String| withdrawals_view(&state, &viewer, &page, None, Some(error));
+    if !one_time::verify(&state, viewer.user(), Purpose::PayoutApproval, &form.code, client_ip.0).await? {
         return again("That code is not valid. Enter a current code (each works once).".to_owned()).await;
     }
-    let actor = actor(&signed_in, client_ip);
-    let (merchant, env, now) = (signed_in.user.merchant_id.clone(), mode.0, state.now());
+    let actor = viewer.actor(client_ip);
+    let (merchant, env, now) = (viewer.merchant().clone(), viewer.env(), state.now());
     let mut tx = state.store().begin_write().await?;
     match decide_in(tx.conn(), &merchant, env, &id, decision, &actor, now).await {
         Ok(_) => {
             tx.commit().await?;
-            let done = if decision == Decision::Approve { "approved" } else { "rejected" };
+            let done = if decision == Decision::Approve {
+                "approved"
+            } else {
+                "rejected"
+            };
             Ok(Redirect::to(&format!("/dashboard/withdrawals?done={done}")).into_response())
         }
         Err(err) => {

@@ -18,10 +18,10 @@ use super::accounts::{check_password, hash_off_thread, password_problem};
 use super::mail;
 use super::one_time::{self, Purpose};
 use super::pages::{message_page, render, ForgotPage, Frame, ResetPage};
-use super::session::{set_cookie, CsrfToken, Mode, SignedIn, SESSION_COOKIE};
+use super::session::{set_cookie, CsrfToken, Viewer, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
-use crate::http::{ApiResult, ClientIp};
+use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::store::dashboard::UserRecord;
 
 const RESET_LINK_TTL_SECS: i64 = 3600;
@@ -55,11 +55,13 @@ pub async fn forgot(
         let link_token = generate_opaque_token("pr_", &mut rand::rngs::OsRng);
         let now = state.now();
         let mut tx = state.store().begin_write().await?;
-        sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL")
-            .bind(now)
-            .bind(&user.id)
-            .execute(tx.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(&user.id)
+        .execute(tx.conn())
+        .await?;
         sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'reset', $3)")
             .bind(token_hash(link_token.expose_secret()))
             .bind(&user.id)
@@ -141,25 +143,21 @@ pub async fn reset(
         ));
     };
     let user_id: String = row.try_get("user_id")?;
+    let user = state
+        .store()
+        .user_by_id(&user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a reset link without its user"))?;
     // The link proves the address: it also verifies it and lifts a lockout.
     sqlx::query(
-        "UPDATE dashboard_users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, locked_until = NULL, \
-         email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+        "UPDATE dashboard_users SET failed_logins = 0, locked_until = NULL, \
+         email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
     )
-    .bind(&hash)
     .bind(now)
     .bind(&user_id)
     .execute(tx.conn())
     .await?;
-    let ended = end_sessions(tx.conn(), &user_id, now).await?;
-    if let Some(user) = state.store().user_by_id(&user_id).await? {
-        let entry = AuditEntry::new("dashboard.password_reset", Outcome::Success)
-            .merchant(&user.merchant_id, paygate_proto::Environment::Test)
-            .actor(&user.email)
-            .ip(ip)
-            .details(json!({ "sessions_ended": ended }));
-        audit::record(tx.conn(), &entry, now).await?;
-    }
+    replace_password(tx.conn(), &user, &hash, "dashboard.password_reset", ip, now).await?;
     tx.commit().await?;
     Ok(signed_out(message_page(
         "Password changed",
@@ -167,14 +165,35 @@ pub async fn reset(
     )))
 }
 
-/// Ends every live session of `user_id`; returns how many.
-async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: &str, now: i64) -> ApiResult<u64> {
-    let done = sqlx::query("UPDATE dashboard_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+/// Sets the password hash, ends every live session of the user and audits
+/// it as `action`, in the caller's transaction.
+async fn replace_password(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserRecord,
+    hash: &str,
+    action: &str,
+    ip: std::net::IpAddr,
+    now: i64,
+) -> ApiResult<()> {
+    sqlx::query("UPDATE dashboard_users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(hash)
         .bind(now)
-        .bind(user_id)
-        .execute(conn)
+        .bind(&user.id)
+        .execute(&mut *conn)
         .await?;
-    Ok(done.rows_affected())
+    let ended = sqlx::query("UPDATE dashboard_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(&user.id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    let entry = AuditEntry::new(action, Outcome::Success)
+        .merchant(&user.merchant_id, paygate_proto::Environment::Test)
+        .actor(&user.email)
+        .ip(ip)
+        .details(json!({ "sessions_ended": ended }));
+    audit::record(conn, &entry, now).await?;
+    Ok(())
 }
 
 /// `response`, clearing this browser's session cookie.
@@ -194,7 +213,12 @@ pub struct ChangeForm {
 }
 
 /// Why a change was refused, if it was; `Ok(None)` once changed.
-async fn try_change(state: &AppState, user: &UserRecord, form: ChangeForm, ip: std::net::IpAddr) -> ApiResult<Option<&'static str>> {
+async fn try_change(
+    state: &AppState,
+    user: &UserRecord,
+    form: ChangeForm,
+    ip: std::net::IpAddr,
+) -> ApiResult<Option<&'static str>> {
     if let Some(problem) = password_problem(&form.new_password) {
         return Ok(Some(problem));
     }
@@ -208,37 +232,23 @@ async fn try_change(state: &AppState, user: &UserRecord, form: ChangeForm, ip: s
     let hash = hash_off_thread(form.new_password).await?;
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
-    sqlx::query("UPDATE dashboard_users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-        .bind(&hash)
-        .bind(now)
-        .bind(&user.id)
-        .execute(tx.conn())
-        .await?;
-    let ended = end_sessions(tx.conn(), &user.id, now).await?;
-    let entry = AuditEntry::new("dashboard.password_changed", Outcome::Success)
-        .merchant(&user.merchant_id, paygate_proto::Environment::Test)
-        .actor(&user.email)
-        .ip(ip)
-        .details(json!({ "sessions_ended": ended }));
-    audit::record(tx.conn(), &entry, now).await?;
+    replace_password(tx.conn(), user, &hash, "dashboard.password_changed", ip, now).await?;
     tx.commit().await?;
     Ok(None)
 }
 
 pub async fn change(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     ClientIp(ip): ClientIp,
     Form(form): Form<ChangeForm>,
 ) -> ApiResult<Response> {
-    match try_change(&state, &signed_in.user, form, ip).await? {
+    match try_change(&state, viewer.user(), form, ip).await? {
         None => Ok(signed_out(message_page(
             "Password changed",
             "Every session has ended, this one too. Sign in with your new password.",
         ))
         .into_response()),
-        Some(problem) => super::security::view(&state, &csrf, mode, &signed_in, None, Some(problem.to_owned())).await,
+        Some(problem) => super::security::view(&state, &viewer, None, Some(problem.to_owned())).await,
     }
 }

@@ -10,9 +10,8 @@ use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
 use paygate_proto::types::ApiKeyInfo;
 use serde::Deserialize;
 
-use super::money::actor;
 use super::pages::{render, Frame};
-use super::session::{CsrfToken, Mode, SignedIn};
+use super::session::Viewer;
 use crate::api_keys::keys_page;
 use crate::app::AppState;
 use crate::http::list::{Page, MAX_LIMIT};
@@ -30,23 +29,24 @@ pub struct SecurityPage {
 
 pub async fn view(
     state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
+    viewer: &Viewer,
     notice: Option<&str>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    let merchant = &signed_in.user.merchant_id;
+    let merchant = viewer.merchant();
     let page = Page {
         limit: MAX_LIMIT,
         ..Page::first()
     };
-    let keys = keys_page(state, merchant, mode.0, page).await?.data;
-    let frame = Frame::signed_in(csrf, &signed_in.user, mode, "/dashboard/security").with_error(error).with_notice(notice);
+    let keys = keys_page(state, merchant, viewer.env(), page).await?.data;
+    let frame = viewer
+        .frame("/dashboard/security")
+        .with_error(error)
+        .with_notice(notice);
     Ok(render(&SecurityPage {
         frame,
-        totp_enabled: signed_in.user.totp_enabled,
-        policy: current_policy(state, merchant, mode.0).await?,
+        totp_enabled: viewer.user().totp_enabled,
+        policy: current_policy(state, merchant, viewer.env()).await?,
         keys,
     }))
 }
@@ -57,19 +57,13 @@ pub struct Done {
     done: Option<String>,
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
-    Query(done): Query<Done>,
-) -> ApiResult<Response> {
+pub async fn page(State(state): State<AppState>, viewer: Viewer, Query(done): Query<Done>) -> ApiResult<Response> {
     let notice = match done.done.as_deref() {
         Some("code_sent") => Some("We emailed you a code. It works once, for 10 minutes."),
         Some("policy") => Some("Security policy saved."),
         _ => None,
     };
-    view(&state, &csrf, mode, &signed_in, notice, None).await
+    view(&state, &viewer, notice, None).await
 }
 
 /// Checkboxes: present when ticked.
@@ -83,8 +77,7 @@ pub struct PolicyForm {
 
 pub async fn save_policy(
     State(state): State<AppState>,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Form(form): Form<PolicyForm>,
 ) -> ApiResult<Response> {
@@ -92,6 +85,6 @@ pub async fn save_policy(
         require_signature: Some(form.require_signature.is_some()),
         require_token: Some(form.require_token.is_some()),
     };
-    update_policy(&state, &signed_in.user.merchant_id, mode.0, body, &actor(&signed_in, client_ip)).await?;
+    update_policy(&state, viewer.merchant(), viewer.env(), body, &viewer.actor(client_ip)).await?;
     Ok(Redirect::to("/dashboard/security?done=policy").into_response())
 }

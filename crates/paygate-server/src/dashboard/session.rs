@@ -247,9 +247,53 @@ pub async fn switch_mode(_signed_in: SignedIn, axum::Form(form): axum::Form<Mode
 
 /// `path` when it is one of the dashboard's own pages (no open redirect).
 pub fn local_path(path: &str) -> Option<&str> {
-    let ours = path.starts_with("/dashboard")
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
+    let ours = path.starts_with("/dashboard") && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
     ours.then_some(path)
+}
+
+/// What every signed-in page needs: the person, this browser's form token
+/// and the environment shown. Pages that take it send anyone else to sign in.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub csrf: CsrfToken,
+    pub mode: Mode,
+    pub signed_in: SignedIn,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ToLogin;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let signed_in = <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        let csrf = CsrfToken::from_request_parts(parts, state).await.map_err(|_| ToLogin)?;
+        let Ok(mode) = Mode::from_request_parts(parts, state).await;
+        Ok(Viewer { csrf, mode, signed_in })
+    }
+}
+
+impl Viewer {
+    pub fn user(&self) -> &UserRecord {
+        &self.signed_in.user
+    }
+
+    pub fn merchant(&self) -> &paygate_proto::MerchantId {
+        &self.signed_in.user.merchant_id
+    }
+
+    pub fn env(&self) -> Environment {
+        self.mode.0
+    }
+
+    /// The frame of a page in `section`.
+    pub fn frame(&self, section: &'static str) -> super::pages::Frame {
+        super::pages::Frame::signed_in(&self.csrf, &self.signed_in.user, self.mode, section)
+    }
+
+    /// This person as the actor of an audited change, from `ip`.
+    pub fn actor(&self, ip: crate::http::ClientIp) -> crate::api_keys::Actor {
+        crate::api_keys::Actor {
+            label: self.signed_in.user.email.clone(),
+            ip: Some(ip.0.to_string()),
+        }
+    }
 }

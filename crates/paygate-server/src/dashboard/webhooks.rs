@@ -10,9 +10,8 @@ use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, WebhookEndpoint};
 use serde::Deserialize;
 
 use super::listing::{pager, Pager, CREATED_ONLY};
-use super::money::actor;
 use super::pages::{render, Frame};
-use super::session::{CsrfToken, Mode, SignedIn};
+use super::session::Viewer;
 use crate::app::AppState;
 use crate::http::list::Page;
 use crate::http::{ApiResult, ClientIp};
@@ -45,17 +44,15 @@ pub struct EndpointPage {
 
 async fn list_view(
     state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
+    viewer: &Viewer,
     page: Page,
     form: Option<(String, String)>,
     error: Option<String>,
 ) -> ApiResult<Response> {
-    let reply = endpoints_page(state, &signed_in.user.merchant_id, mode.0, page.clone()).await?;
+    let reply = endpoints_page(state, viewer.merchant(), viewer.env(), page.clone()).await?;
     let (url, events) = form.unwrap_or_else(|| (String::new(), "*".to_owned()));
     Ok(render(&EndpointsPage {
-        frame: Frame::signed_in(csrf, &signed_in.user, mode, SECTION).with_error(error),
+        frame: viewer.frame(SECTION).with_error(error),
         pager: pager(SECTION, &page, reply.next_cursor.as_deref(), CREATED_ONLY),
         endpoints: reply.data.into_iter().map(|listed| listed.item).collect(),
         url,
@@ -63,14 +60,8 @@ async fn list_view(
     }))
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
-    page: Page,
-) -> ApiResult<Response> {
-    list_view(&state, &csrf, mode, &signed_in, page, None, None).await
+pub async fn list(State(state): State<AppState>, viewer: Viewer, page: Page) -> ApiResult<Response> {
+    list_view(&state, &viewer, page, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -85,9 +76,7 @@ pub struct CreateForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Form(form): Form<CreateForm>,
 ) -> ApiResult<Response> {
@@ -102,31 +91,35 @@ pub async fn create(
             .collect(),
         description: Some(form.description),
     };
-    let actor = actor(&signed_in, client_ip);
-    match create_endpoint(&state, &signed_in.user.merchant_id, mode.0, body, &actor).await {
-        Ok(endpoint) => endpoint_view(&state, &csrf, mode, &signed_in, endpoint, Page::first(), true, None).await,
+    let actor = viewer.actor(client_ip);
+    match create_endpoint(&state, viewer.merchant(), viewer.env(), body, &actor).await {
+        Ok(endpoint) => endpoint_view(&state, &viewer, endpoint, Page::first(), true, None).await,
         Err(err) => {
             let text = err.for_people().ok_or(err)?;
-            list_view(&state, &csrf, mode, &signed_in, Page::first(), Some((form.url, form.events)), Some(text)).await
+            list_view(
+                &state,
+                &viewer,
+                Page::first(),
+                Some((form.url, form.events)),
+                Some(text),
+            )
+            .await
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn endpoint_view(
     state: &AppState,
-    csrf: &CsrfToken,
-    mode: Mode,
-    signed_in: &SignedIn,
+    viewer: &Viewer,
     endpoint: WebhookEndpoint,
     page: Page,
     fresh_secret: bool,
     notice: Option<&str>,
 ) -> ApiResult<Response> {
-    let reply = deliveries_page(state, &signed_in.user.merchant_id, mode.0, &endpoint.id, page.clone()).await?;
+    let reply = deliveries_page(state, viewer.merchant(), viewer.env(), &endpoint.id, page.clone()).await?;
     let path = format!("{SECTION}/{}", endpoint.id);
     Ok(render(&EndpointPage {
-        frame: Frame::signed_in(csrf, &signed_in.user, mode, SECTION).with_notice(notice),
+        frame: viewer.frame(SECTION).with_notice(notice),
         pager: pager(&path, &page, reply.next_cursor.as_deref(), CREATED_ONLY),
         deliveries: reply.data.into_iter().map(|listed| listed.item).collect(),
         endpoint,
@@ -142,30 +135,26 @@ pub struct Done {
 
 pub async fn show(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     Path(id): Path<String>,
     Query(done): Query<Done>,
     page: Page,
 ) -> ApiResult<Response> {
-    let endpoint = masked_endpoint(&state, &signed_in.user.merchant_id, mode.0, &id).await?;
+    let endpoint = masked_endpoint(&state, viewer.merchant(), viewer.env(), &id).await?;
     let notice = (done.done.as_deref() == Some("redelivered")).then_some("Redelivery planned: it goes out shortly.");
-    endpoint_view(&state, &csrf, mode, &signed_in, endpoint, page, false, notice).await
+    endpoint_view(&state, &viewer, endpoint, page, false, notice).await
 }
 
 pub async fn rotate(
     State(state): State<AppState>,
-    csrf: CsrfToken,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     client_ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let actor = actor(&signed_in, client_ip);
-    let endpoint = rotate_secret(&state, &signed_in.user.merchant_id, mode.0, &id, &actor).await?;
+    let actor = viewer.actor(client_ip);
+    let endpoint = rotate_secret(&state, viewer.merchant(), viewer.env(), &id, &actor).await?;
     let notice = Some("New secret made. The previous one keeps signing beside it for 24 hours.");
-    endpoint_view(&state, &csrf, mode, &signed_in, endpoint, Page::first(), true, notice).await
+    endpoint_view(&state, &viewer, endpoint, Page::first(), true, notice).await
 }
 
 #[derive(Deserialize)]
@@ -175,13 +164,12 @@ pub struct RedeliverForm {
 
 pub async fn redeliver(
     State(state): State<AppState>,
-    mode: Mode,
-    signed_in: SignedIn,
+    viewer: Viewer,
     Path(id): Path<String>,
     Form(form): Form<RedeliverForm>,
 ) -> ApiResult<Response> {
-    let merchant = &signed_in.user.merchant_id;
-    let endpoint = masked_endpoint(&state, merchant, mode.0, &id).await?;
-    redeliver_event(&state, merchant, mode.0, &form.event, Some(&endpoint.id)).await?;
+    let merchant = viewer.merchant();
+    let endpoint = masked_endpoint(&state, merchant, viewer.env(), &id).await?;
+    redeliver_event(&state, merchant, viewer.env(), &form.event, Some(&endpoint.id)).await?;
     Ok(Redirect::to(&format!("{SECTION}/{}?done=redelivered", endpoint.id)).into_response())
 }

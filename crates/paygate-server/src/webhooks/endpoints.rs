@@ -108,7 +108,9 @@ pub async fn create(
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     caller.require(Scope::WebhooksManage)?;
     let actor = Actor::api(&caller, client_ip);
-    Ok(ApiJson(create_endpoint(&state, &caller.merchant_id, caller.env, body, &actor).await?))
+    Ok(ApiJson(
+        create_endpoint(&state, &caller.merchant_id, caller.env, body, &actor).await?,
+    ))
 }
 
 /// Creates an endpoint (events checked, URL vetted by the egress policy)
@@ -182,7 +184,9 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<WebhookEndpoint>>>> {
     caller.require(Scope::WebhooksManage)?;
-    Ok(ApiJson(endpoints_page(&state, &caller.merchant_id, caller.env, page).await?))
+    Ok(ApiJson(
+        endpoints_page(&state, &caller.merchant_id, caller.env, page).await?,
+    ))
 }
 
 /// A page of the tenant's endpoints, secrets masked.
@@ -232,7 +236,9 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     caller.require(Scope::WebhooksManage)?;
-    Ok(ApiJson(masked_endpoint(&state, &caller.merchant_id, caller.env, &id).await?))
+    Ok(ApiJson(
+        masked_endpoint(&state, &caller.merchant_id, caller.env, &id).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -287,7 +293,9 @@ pub async fn rotate(
     caller.require(Scope::WebhooksManage)?;
     caller.require_secret()?;
     let actor = Actor::api(&caller, client_ip);
-    Ok(ApiJson(rotate_secret(&state, &caller.merchant_id, caller.env, &id, &actor).await?))
+    Ok(ApiJson(
+        rotate_secret(&state, &caller.merchant_id, caller.env, &id, &actor).await?,
+    ))
 }
 
 /// Gives an endpoint a new signing secret (shown this once); the previous
@@ -421,7 +429,14 @@ pub async fn redeliver(
         }
         crate::http::json::parse_json(&body)?
     };
-    let planned = redeliver_event(&state, &caller.merchant_id, caller.env, &id, request.endpoint.as_deref()).await?;
+    let planned = redeliver_event(
+        &state,
+        &caller.merchant_id,
+        caller.env,
+        &id,
+        request.endpoint.as_deref(),
+    )
+    .await?;
     Ok(ApiJson(ListReply {
         object: "list",
         data: planned,
@@ -441,9 +456,7 @@ pub async fn redeliver_event(
 ) -> ApiResult<Vec<Delivery>> {
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
-    let event = db::event(tx.conn(), merchant, env, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let event = db::event(tx.conn(), merchant, env, id).await?.ok_or_else(not_found)?;
     let targets: Vec<EndpointRecord> = match endpoint {
         Some(endpoint_id) => {
             let endpoint = db::endpoint(tx.conn(), merchant, env, endpoint_id)

@@ -101,18 +101,27 @@ async fn a_key_made_in_the_dashboard_works_and_payouts_need_a_single_use_code_fo
     let wrong = decide(&mut browser, first, "approve", "000000").await;
     assert_eq!(wrong.status(), 200);
     assert!(wrong.text().await.expect("html").contains("That code is not valid"));
-    assert_eq!(api.get(&format!("/v1/withdrawal-requests/{first}")).await.ok()["status"], "pending_approval");
+    assert_eq!(
+        api.get(&format!("/v1/withdrawal-requests/{first}")).await.ok()["status"],
+        "pending_approval"
+    );
 
     let code = email_me_a_code(&mut browser, "payout_approval", "/dashboard/withdrawals").await;
     let approved = decide(&mut browser, first, "approve", &code).await;
     assert_eq!(location(&approved), "/dashboard/withdrawals?done=approved");
-    assert_eq!(api.get(&format!("/v1/withdrawal-requests/{first}")).await.ok()["status"], "paid");
+    assert_eq!(
+        api.get(&format!("/v1/withdrawal-requests/{first}")).await.ok()["status"],
+        "paid"
+    );
     let reused = decide(&mut browser, second, "reject", &code).await;
     assert_eq!(reused.status(), 200, "a code works once");
 
     // A code made for a password change does not approve payouts.
     let other_purpose = email_me_a_code(&mut browser, "password_change", "/dashboard/security").await;
-    assert_eq!(decide(&mut browser, second, "reject", &other_purpose).await.status(), 200);
+    assert_eq!(
+        decide(&mut browser, second, "reject", &other_purpose).await.status(),
+        200
+    );
     let code = email_me_a_code(&mut browser, "payout_approval", "/dashboard/withdrawals").await;
     let rejected = decide(&mut browser, second, "reject", &code).await;
     assert_eq!(location(&rejected), "/dashboard/withdrawals?done=rejected");
@@ -121,13 +130,23 @@ async fn a_key_made_in_the_dashboard_works_and_payouts_need_a_single_use_code_fo
     // The same audit events as the API, with the dashboard user as the actor.
     let audit = api.get("/v1/audit-events?limit=100").await.ok();
     let rows = audit["data"].as_array().expect("rows");
-    let by = |action: &str| rows.iter().find(|r| r["action"] == action).cloned().unwrap_or(Value::Null);
+    let by = |action: &str| {
+        rows.iter()
+            .find(|r| r["action"] == action)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     for action in ["api_key.created", "payout.approved", "payout.rejected"] {
         assert_eq!(by(action)["actor"], "finance@example.com", "{action}: {audit}");
     }
     assert_eq!(by("payout.approved")["details"]["withdrawal_id"], first);
     let page = browser.get("/dashboard/audit").await.text().await.expect("html");
-    for action in ["payout.approved", "payout.rejected", "api_key.created", "dashboard.login"] {
+    for action in [
+        "payout.approved",
+        "payout.rejected",
+        "api_key.created",
+        "dashboard.login",
+    ] {
         assert!(page.contains(action), "{action} on the audit page");
     }
 }
@@ -148,8 +167,15 @@ async fn wrong_codes_are_limited_and_lock_the_account() {
         assert_eq!(decide(&mut browser, &id, "approve", wrong).await.status(), 200);
     }
     let late = decide(&mut browser, &id, "approve", &code).await;
-    assert_eq!(late.status(), 200, "after five wrong tries the right code is refused too");
-    assert_eq!(api.get(&format!("/v1/withdrawal-requests/{id}")).await.ok()["status"], "pending_approval");
+    assert_eq!(
+        late.status(),
+        200,
+        "after five wrong tries the right code is refused too"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/withdrawal-requests/{id}")).await.ok()["status"],
+        "pending_approval"
+    );
     let db = app.raw_db().await;
     let (attempts, locked): (i64, Option<i64>) = sqlx::query_as(
         "SELECT c.attempts, u.locked_until FROM one_time_codes c JOIN dashboard_users u ON u.id = c.user_id \
@@ -164,7 +190,10 @@ async fn wrong_codes_are_limited_and_lock_the_account() {
         .fetch_all(&db)
         .await
         .expect("rows");
-    assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&code)), "codes are stored hashed");
+    assert!(
+        stored.iter().all(|h| h.len() == 64 && !h.contains(&code)),
+        "codes are stored hashed"
+    );
 }
 
 async fn change_password(browser: &mut Browser<'_>, current: &str, code: &str) -> String {
@@ -226,13 +255,19 @@ async fn a_password_reset_link_is_mailed_only_to_accounts_works_once_and_ends_se
     let mut stranger = Browser::new(&app);
     let csrf = stranger.csrf("/dashboard/password/forgot").await;
     let unknown = stranger
-        .post("/dashboard/password/forgot", &[("csrf", &csrf), ("email", "nobody@example.com")])
+        .post(
+            "/dashboard/password/forgot",
+            &[("csrf", &csrf), ("email", "nobody@example.com")],
+        )
         .await
         .text()
         .await
         .expect("html");
     let known = stranger
-        .post("/dashboard/password/forgot", &[("csrf", &csrf), ("email", "owner@example.com")])
+        .post(
+            "/dashboard/password/forgot",
+            &[("csrf", &csrf), ("email", "owner@example.com")],
+        )
         .await
         .text()
         .await
@@ -253,7 +288,10 @@ async fn a_password_reset_link_is_mailed_only_to_accounts_works_once_and_ends_se
     let form = stranger.get(&path).await.text().await.expect("html");
     let csrf = hidden(&form, "csrf");
     let short = stranger
-        .post("/dashboard/password/reset", &[("csrf", &csrf), ("token", &token), ("password", "short")])
+        .post(
+            "/dashboard/password/reset",
+            &[("csrf", &csrf), ("token", &token), ("password", "short")],
+        )
         .await
         .text()
         .await
@@ -269,7 +307,11 @@ async fn a_password_reset_link_is_mailed_only_to_accounts_works_once_and_ends_se
         .await
         .expect("html");
     assert!(done.contains("Password changed"), "{done}");
-    assert_eq!(browser.get("/dashboard").await.status(), StatusCode::SEE_OTHER, "sessions ended");
+    assert_eq!(
+        browser.get("/dashboard").await.status(),
+        StatusCode::SEE_OTHER,
+        "sessions ended"
+    );
     let again = stranger
         .post(
             "/dashboard/password/reset",
@@ -281,7 +323,9 @@ async fn a_password_reset_link_is_mailed_only_to_accounts_works_once_and_ends_se
         .expect("html");
     assert!(again.contains("Link expired"), "a link works once");
     assert_eq!(
-        sign_in(&mut browser, "owner@example.com", "a brand new password").await.status(),
+        sign_in(&mut browser, "owner@example.com", "a brand new password")
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
 }
@@ -310,7 +354,10 @@ async fn pages_list_with_the_api_rules_and_the_mode_switch_changes_what_is_shown
         .replace("&amp;", "&")
         .replace("&#38;", "&");
     let second = browser.get(&next).await.text().await.expect("html");
-    assert!(second.contains("30.00 USD") && !second.contains("10.00 USD"), "{second}");
+    assert!(
+        second.contains("30.00 USD") && !second.contains("10.00 USD"),
+        "{second}"
+    );
     assert!(!second.contains(r#"rel="next""#));
     let id = Regex::new(r#"/dashboard/payments/(pay_[A-Za-z0-9]+)"#)
         .expect("re")
@@ -338,7 +385,10 @@ async fn pages_list_with_the_api_rules_and_the_mode_switch_changes_what_is_shown
     let live = browser.get("/dashboard/payments").await.text().await.expect("html");
     assert!(live.contains("No payments here yet") && !live.contains("30.00 USD"));
     let elsewhere = browser
-        .post("/dashboard/mode", &[("csrf", &csrf), ("env", "live"), ("back", "https://evil.example/")])
+        .post(
+            "/dashboard/mode",
+            &[("csrf", &csrf), ("env", "live"), ("back", "https://evil.example/")],
+        )
         .await;
     assert_eq!(location(&elsewhere), "/dashboard", "no open redirect");
     let other = browser.get(&format!("/dashboard/payments/{id}")).await;
@@ -379,7 +429,11 @@ async fn keys_roll_and_revoke_and_webhook_secrets_show_once() {
         .post(&format!("/dashboard/api-keys/{key_id}/revoke"), &[("csrf", &csrf)])
         .await;
     assert_eq!(location(&revoked), "/dashboard/api-keys?done=revoked");
-    assert_eq!(api.get("/v1/balance").await.status, 401, "the revoked key stops at once");
+    assert_eq!(
+        api.get("/v1/balance").await.status,
+        401,
+        "the revoked key stops at once"
+    );
 
     let created = browser
         .post(
@@ -430,11 +484,18 @@ async fn keys_roll_and_revoke_and_webhook_secrets_show_once() {
     let bad = browser
         .post(
             "/dashboard/webhooks",
-            &[("csrf", &csrf), ("url", "https://127.0.0.1:9/x"), ("events", "no.such_event")],
+            &[
+                ("csrf", &csrf),
+                ("url", "https://127.0.0.1:9/x"),
+                ("events", "no.such_event"),
+            ],
         )
         .await
         .text()
         .await
         .expect("html");
-    assert!(bad.contains("not a known event type"), "a refusal is explained on the page");
+    assert!(
+        bad.contains("not a known event type"),
+        "a refusal is explained on the page"
+    );
 }
