@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(classify(&post, "/dashboard/password/forgot"), Some(Tier::Auth));
         assert_eq!(classify(&post, "/dashboard/codes"), Some(Tier::Auth));
         // Approving many payouts is daily work; wrong codes are bounded by the lockout.
-        assert_eq!(classify(&post, "/dashboard/withdrawals/wd_1/decide"), Some(Tier::Dashboard));
+        assert_eq!(
+            classify(&post, "/dashboard/withdrawals/wd_1/decide"),
+            Some(Tier::Dashboard)
+        );
         assert_eq!(classify(&post, "/dashboard/api-keys"), Some(Tier::Dashboard));
         for public in [
             "/v1/payor/session",

@@ -498,4 +498,53 @@ async fn keys_roll_and_revoke_and_webhook_secrets_show_once() {
         bad.contains("not a known event type"),
         "a refusal is explained on the page"
     );
+
+    let (_, fresh) = key_from_dashboard(&mut browser, "policy").await;
+    fresh
+        .post("/v1/payments", card_payment(1_500, "USD", "4242424242424242"))
+        .await
+        .ok();
+    // The worker also polls; waking it keeps the test short.
+    app.running.state.webhooks().wake();
+    let path = format!("/dashboard/webhooks/{endpoint}");
+    let mut page = String::new();
+    for _ in 0..50 {
+        page = browser.get(&path).await.text().await.expect("html");
+        if page.contains(r#"name="event""#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let event = Regex::new(r#"name="event" value="(evt_[A-Za-z0-9]+)""#)
+        .expect("re")
+        .captures(&page)
+        .unwrap_or_else(|| panic!("a delivery with a redeliver form: {page}"))[1]
+        .to_owned();
+    let redelivered = browser
+        .post(&format!("{path}/redeliver"), &[("csrf", &csrf), ("event", &event)])
+        .await;
+    assert_eq!(location(&redelivered), format!("{path}?done=redelivered"));
+    let page = browser.get(&path).await.text().await.expect("html");
+    assert_eq!(
+        page.matches(&format!(r#"value="{event}""#)).count(),
+        2,
+        "a second delivery planned"
+    );
+    let saved = browser
+        .post(
+            "/dashboard/security/policy",
+            &[("csrf", &csrf), ("require_signature", "on")],
+        )
+        .await;
+    assert_eq!(location(&saved), "/dashboard/security?done=policy");
+    let page = browser.get("/dashboard/security").await.text().await.expect("html");
+    assert!(page.contains(r#"name="require_signature" value="on" checked"#));
+    let unsigned = fresh.get("/v1/balance").await;
+    assert_eq!(
+        unsigned.status, 401,
+        "the policy is in force for the API: {:?}",
+        unsigned.body
+    );
+    let audit = browser.get("/dashboard/audit").await.text().await.expect("html");
+    assert!(audit.contains("security_policy.updated"));
 }
