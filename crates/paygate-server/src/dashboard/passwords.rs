@@ -43,7 +43,8 @@ pub struct ForgotForm {
 }
 
 /// Emails a reset link when the address has an account; the answer is the
-/// same either way.
+/// same either way, and the link is made and sent after the answer so the
+/// time to answer does not tell which addresses exist.
 pub async fn forgot(
     State(state): State<AppState>,
     uri: http::Uri,
@@ -52,36 +53,11 @@ pub async fn forgot(
 ) -> ApiResult<Response> {
     let email = form.email.trim().to_ascii_lowercase();
     if let Some(user) = state.store().user_by_email(&email).await? {
-        let link_token = generate_opaque_token("pr_", &mut rand::rngs::OsRng);
-        let now = state.now();
-        let mut tx = state.store().begin_write().await?;
-        sqlx::query(
-            "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(&user.id)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'reset', $3)")
-            .bind(token_hash(link_token.expose_secret()))
-            .bind(&user.id)
-            .bind(now + RESET_LINK_TTL_SECS)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
         let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
-        let body = format!(
-            "Someone asked to reset the password of your Paygate account.\n\n\
-             Open this link to choose a new one (valid for 1 hour, once):\n\n\
-             {base}/dashboard/password/reset?token={}\n\n\
-             If it was not you, ignore this message: your password stays as it is.\n",
-            link_token.expose_secret()
-        );
-        // After the answer: the time to send must not tell which addresses exist.
-        let mailer = state.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            if let Err(err) = mail::send(&mailer, &user.email, "Reset your Paygate password", body).await {
-                tracing::warn!(error = %err, "a password reset mail was not sent");
+            if let Err(err) = send_reset_link(&state, &user, &base).await {
+                tracing::warn!(error = ?err, "a password reset link was not sent");
             }
         });
     }
@@ -89,6 +65,35 @@ pub async fn forgot(
         "Check your email",
         "If an account uses that address, we sent it a link to choose a new password.",
     ))
+}
+
+/// Stores a fresh reset link (ending any earlier one) and mails it.
+async fn send_reset_link(state: &AppState, user: &UserRecord, base: &str) -> ApiResult<()> {
+    let link_token = generate_opaque_token("pr_", &mut rand::rngs::OsRng);
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL")
+        .bind(now)
+        .bind(&user.id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'reset', $3)")
+        .bind(token_hash(link_token.expose_secret()))
+        .bind(&user.id)
+        .bind(now + RESET_LINK_TTL_SECS)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    let body = format!(
+        "Someone asked to reset the password of your Paygate account.\n\n\
+         Open this link to choose a new one (valid for 1 hour, once):\n\n\
+         {base}/dashboard/password/reset?token={}\n\n\
+         If it was not you, ignore this message: your password stays as it is.\n",
+        link_token.expose_secret()
+    );
+    mail::send(state, &user.email, "Reset your Paygate password", body)
+        .await
+        .map_err(ApiError::internal)
 }
 
 #[derive(Deserialize)]
