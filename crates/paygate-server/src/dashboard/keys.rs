@@ -11,7 +11,7 @@ use paygate_proto::Scope;
 use serde::Deserialize;
 
 use super::listing::{pager, Pager, CREATED_ONLY};
-use super::pages::{render, Frame};
+use super::pages::{render, Done, Frame};
 use super::session::Viewer;
 use crate::api_keys::{insert_issued, key_spec, keys_page, own_active_key, revoke_key, roll_key};
 use crate::app::AppState;
@@ -61,20 +61,13 @@ async fn view(
     }))
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    #[serde(default)]
-    done: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     axum::extract::Query(done): axum::extract::Query<Done>,
     page: Page,
 ) -> ApiResult<Response> {
-    let notice = (done.done.as_deref() == Some("revoked")).then_some("Key revoked, with every session made from it.");
-    view(&state, &viewer, page, None, notice).await
+    view(&state, &viewer, page, None, done.notice()).await
 }
 
 /// Turns a refusal into the page with its explanation; a failure of ours stays an error.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::listing::{pager, when, Pager, MONEY_SORTS};
 use super::one_time::{self, Channel, Purpose};
-use super::pages::{render, Frame};
+use super::pages::{render, Done, Frame};
 use super::session::Viewer;
 use crate::app::AppState;
 use crate::http::list::Page;
@@ -186,22 +186,6 @@ pub struct WithdrawalsPage {
     pub authenticator: bool,
 }
 
-#[derive(Deserialize, Default)]
-pub struct Outcome {
-    #[serde(default)]
-    done: Option<String>,
-}
-
-/// The notice a redirect after a change asks for (`?done=`): fixed texts only.
-fn notice_for(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "code_sent" => Some("We emailed you a code. It works once, for 10 minutes."),
-        "approved" => Some("Withdrawal approved."),
-        "rejected" => Some("Withdrawal rejected; the funds are available again."),
-        _ => None,
-    }
-}
-
 async fn withdrawals_view(
     state: &AppState,
     viewer: &Viewer,
@@ -230,11 +214,10 @@ async fn withdrawals_view(
 pub async fn withdrawals(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(outcome): Query<Outcome>,
+    Query(done): Query<Done>,
     page: Page,
 ) -> ApiResult<Response> {
-    let notice = notice_for(outcome.done.as_deref());
-    withdrawals_view(&state, &viewer, &page, notice, None).await
+    withdrawals_view(&state, &viewer, &page, done.notice(), None).await
 }
 
 #[derive(Deserialize)]

@@ -150,3 +150,25 @@ pub struct ResetPage {
     pub frame: Frame,
     pub token: String,
 }
+
+/// `?done=` after a change's redirect: which fixed notice the page shows
+/// (the text never comes from the URL).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl Done {
+    pub fn notice(&self) -> Option<&'static str> {
+        Some(match self.done.as_deref()? {
+            "code_sent" => "We emailed you a code. It works once, for 10 minutes.",
+            "approved" => "Withdrawal approved.",
+            "rejected" => "Withdrawal rejected; the funds are available again.",
+            "revoked" => "Key revoked, with every session made from it.",
+            "policy" => "Security policy saved.",
+            "redelivered" => "Redelivery planned: it goes out shortly.",
+            _ => return None,
+        })
+    }
+}

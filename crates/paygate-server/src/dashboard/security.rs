@@ -10,7 +10,7 @@ use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
 use paygate_proto::types::ApiKeyInfo;
 use serde::Deserialize;
 
-use super::pages::{render, Frame};
+use super::pages::{render, Done, Frame};
 use super::session::Viewer;
 use crate::api_keys::keys_page;
 use crate::app::AppState;
@@ -51,19 +51,8 @@ pub async fn view(
     }))
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    #[serde(default)]
-    done: Option<String>,
-}
-
 pub async fn page(State(state): State<AppState>, viewer: Viewer, Query(done): Query<Done>) -> ApiResult<Response> {
-    let notice = match done.done.as_deref() {
-        Some("code_sent") => Some("We emailed you a code. It works once, for 10 minutes."),
-        Some("policy") => Some("Security policy saved."),
-        _ => None,
-    };
-    view(&state, &viewer, notice, None).await
+    view(&state, &viewer, done.notice(), None).await
 }
 
 /// Checkboxes: present when ticked.

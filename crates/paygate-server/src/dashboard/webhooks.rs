@@ -10,7 +10,7 @@ use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, WebhookEndpoint};
 use serde::Deserialize;
 
 use super::listing::{pager, Pager, CREATED_ONLY};
-use super::pages::{render, Frame};
+use super::pages::{render, Done, Frame};
 use super::session::Viewer;
 use crate::app::AppState;
 use crate::http::list::Page;
@@ -127,12 +127,6 @@ async fn endpoint_view(
     }))
 }
 
-#[derive(Deserialize, Default)]
-pub struct Done {
-    #[serde(default)]
-    done: Option<String>,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -141,7 +135,7 @@ pub async fn show(
     page: Page,
 ) -> ApiResult<Response> {
     let endpoint = masked_endpoint(&state, viewer.merchant(), viewer.env(), &id).await?;
-    let notice = (done.done.as_deref() == Some("redelivered")).then_some("Redelivery planned: it goes out shortly.");
+    let notice = done.notice();
     endpoint_view(&state, &viewer, endpoint, page, false, notice).await
 }
 
