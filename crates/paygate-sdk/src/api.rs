@@ -194,8 +194,7 @@ impl Client {
 
     /// `GET /v1/checkout/sessions/{id}`.
     pub async fn checkout_session(&self, session_id: &str) -> Result<CheckoutSession, Error> {
-        self.get(&format!("/v1/checkout/sessions/{}", id(session_id)?))
-            .await
+        self.get(&format!("/v1/checkout/sessions/{}", id(session_id)?)).await
     }
 
     // Realtime (9)
@@ -237,8 +236,7 @@ impl Client {
 
     /// `GET /v1/webhook-endpoints/{id}` (secret masked).
     pub async fn webhook_endpoint(&self, endpoint_id: &str) -> Result<WebhookEndpoint, Error> {
-        self.get(&format!("/v1/webhook-endpoints/{}", id(endpoint_id)?))
-            .await
+        self.get(&format!("/v1/webhook-endpoints/{}", id(endpoint_id)?)).await
     }
 
     /// `DELETE /v1/webhook-endpoints/{id}`.

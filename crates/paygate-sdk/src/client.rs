@@ -179,7 +179,9 @@ impl Endpoint {
             return Err(Error::Config("the base URL must not carry user info".to_owned()));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::Config("the base URL must not carry a query or fragment".to_owned()));
+            return Err(Error::Config(
+                "the base URL must not carry a query or fragment".to_owned(),
+            ));
         }
         let host = url
             .host_str()
@@ -303,7 +305,9 @@ impl Client {
     /// `POST /v1/auth/token`: a new access token and session. Clients built
     /// with [`ClientBuilder::access_tokens`] call this themselves.
     pub async fn exchange_token(&self) -> Result<TokenResponse, Error> {
-        let raw = self.execute(Method::POST, "/v1/auth/token", None, Auth::Exchange).await?;
+        let raw = self
+            .execute(Method::POST, "/v1/auth/token", None, Auth::Exchange)
+            .await?;
         decode(&raw)
     }
 
@@ -365,13 +369,18 @@ impl Client {
         let mut renewed = false;
         loop {
             let token = match (&self.inner.credentials.tokens, auth) {
-                (Some(cache), Auth::Merchant) => {
-                    Some(cache.get(rejected_token.as_ref(), || self.fetch_token()).await?)
-                }
+                (Some(cache), Auth::Merchant) => Some(cache.get(rejected_token.as_ref(), || self.fetch_token()).await?),
                 _ => None,
             };
             let sent = self
-                .attempt(&method, path, body.as_deref(), auth, idempotency_key.as_deref(), token.as_deref())
+                .attempt(
+                    &method,
+                    path,
+                    body.as_deref(),
+                    auth,
+                    idempotency_key.as_deref(),
+                    token.as_deref(),
+                )
                 .await;
             if matches!(&sent, Ok(raw) if raw.is_success()) {
                 return sent;
@@ -425,7 +434,11 @@ impl Client {
         } else {
             format!("{}{path}", self.inner.endpoint.prefix)
         };
-        let url = format!("https://{}:{}{target}", url_host(&self.inner.endpoint.host), self.inner.endpoint.port);
+        let url = format!(
+            "https://{}:{}{target}",
+            url_host(&self.inner.endpoint.host),
+            self.inner.endpoint.port
+        );
         let mut request = self.inner.http.request(method.clone(), url);
         match (auth, token) {
             (Auth::Public, _) => {}
@@ -447,7 +460,13 @@ impl Client {
                 .map(|d| d.as_secs())
                 .unwrap_or_default()
                 .to_string();
-            let signature = sign_request(secret.expose(), method.as_str(), &target, body.unwrap_or_default(), &timestamp);
+            let signature = sign_request(
+                secret.expose(),
+                method.as_str(),
+                &target,
+                body.unwrap_or_default(),
+                &timestamp,
+            );
             request = request
                 .header(headers::TIMESTAMP, timestamp)
                 .header(headers::SIGNATURE, signature);

@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn parameters_are_encoded_as_the_contract_names_them() {
         let params = ListParams::default().limit(5).sort_by("amount").order(Order::Asc);
-        assert_eq!(params.query(Some("a+b/c")), "limit=5&sortBy=amount&order=asc&cursor=a%2Bb%2Fc");
+        assert_eq!(
+            params.query(Some("a+b/c")),
+            "limit=5&sortBy=amount&order=asc&cursor=a%2Bb%2Fc"
+        );
         assert_eq!(ListParams::default().query(None), "");
     }
 }

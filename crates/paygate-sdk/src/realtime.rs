@@ -76,14 +76,12 @@ impl Client {
             endpoint.base.trim_start_matches("https://"),
             token.expose_secret()
         );
-        let (socket, _) = tokio_tungstenite::client_async(url, tls)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) => {
-                    Error::Realtime(format!("the server refused the socket ({})", response.status()))
-                }
-                other => Error::Realtime(other.to_string()),
-            })?;
+        let (socket, _) = tokio_tungstenite::client_async(url, tls).await.map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(response) => {
+                Error::Realtime(format!("the server refused the socket ({})", response.status()))
+            }
+            other => Error::Realtime(other.to_string()),
+        })?;
         Ok(RealtimeEvents { socket })
     }
 }

@@ -80,7 +80,9 @@ impl RetryPolicy {
         match retry_after {
             Some(secs) if Duration::from_secs(secs) > self.max_retry_after => None,
             // A little past the time given, so the slot has surely freed.
-            Some(secs) => Some(Duration::from_secs(secs) + rand::thread_rng().gen_range(Duration::ZERO..=Duration::from_millis(100))),
+            Some(secs) => Some(
+                Duration::from_secs(secs) + rand::thread_rng().gen_range(Duration::ZERO..=Duration::from_millis(100)),
+            ),
             None => Some(self.backoff(retry)),
         }
     }
@@ -123,9 +125,18 @@ mod tests {
     fn a_429_waits_for_retry_after_whatever_the_method() {
         let policy = RetryPolicy::default();
         let wait = policy.delay(0, false, answered(429, Some(3))).unwrap();
-        assert!(wait >= Duration::from_secs(3) && wait <= Duration::from_millis(3100), "{wait:?}");
-        assert!(policy.delay(0, true, answered(429, Some(3600))).is_none(), "too long a wait is not taken");
-        assert!(policy.delay(3, true, answered(429, Some(1))).is_none(), "retries are bounded");
+        assert!(
+            wait >= Duration::from_secs(3) && wait <= Duration::from_millis(3100),
+            "{wait:?}"
+        );
+        assert!(
+            policy.delay(0, true, answered(429, Some(3600))).is_none(),
+            "too long a wait is not taken"
+        );
+        assert!(
+            policy.delay(3, true, answered(429, Some(1))).is_none(),
+            "retries are bounded"
+        );
     }
 
     #[test]

@@ -155,8 +155,13 @@ mod tests {
         let verifier = WebhookVerifier::new([old.expose(), new.expose()]).unwrap();
         for standard in [true, false] {
             for signer in [&old, &new] {
-                let event = verifier.verify_at(&headers(&[signer], "evt_1", NOW, standard), BODY, NOW).unwrap();
-                assert_eq!((event.id.as_str(), event.event_type.as_str()), ("evt_1", "payment.succeeded"));
+                let event = verifier
+                    .verify_at(&headers(&[signer], "evt_1", NOW, standard), BODY, NOW)
+                    .unwrap();
+                assert_eq!(
+                    (event.id.as_str(), event.event_type.as_str()),
+                    ("evt_1", "payment.succeeded")
+                );
             }
         }
         let stranger = WebhookSecret::generate();
@@ -179,13 +184,18 @@ mod tests {
         assert!(verifier.verify_at(&signed, BODY, NOW - 30).is_ok());
         let mut tampered = BODY.to_vec();
         tampered[10] ^= 1;
-        assert!(verifier.verify_at(&headers(&[&secret], "evt_1", NOW, true), &tampered, NOW).is_err());
+        assert!(verifier
+            .verify_at(&headers(&[&secret], "evt_1", NOW, true), &tampered, NOW)
+            .is_err());
         // Signed for another id than the body's.
         assert_eq!(
             verifier.verify_at(&headers(&[&secret], "evt_2", NOW, true), BODY, NOW),
             Err(WebhookError::Payload)
         );
-        assert_eq!(verifier.verify_at(&HeaderMap::new(), BODY, NOW), Err(WebhookError::MissingSignature));
+        assert_eq!(
+            verifier.verify_at(&HeaderMap::new(), BODY, NOW),
+            Err(WebhookError::MissingSignature)
+        );
         assert!(WebhookVerifier::new(["sk_test_nope"]).is_err());
         assert!(WebhookVerifier::new(Vec::<String>::new()).is_err());
     }

@@ -38,15 +38,13 @@ fn cli_as(server: &Server, config_dir: &Path) -> Command {
 
 /// Runs a command off the runtime (the server shares it).
 async fn run(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn json_lines(output: &Output) -> Vec<Value> {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -80,7 +78,15 @@ async fn login_keeps_credentials_owner_only_and_the_commands_use_them() {
 
     let mut create = cli(config.path());
     create.args([
-        "--json", "payments", "create", "--amount", "2500", "--currency", "EUR", "--test-card", "4242424242424242",
+        "--json",
+        "payments",
+        "create",
+        "--amount",
+        "2500",
+        "--currency",
+        "EUR",
+        "--test-card",
+        "4242424242424242",
     ]);
     let payment = json_lines(&run(create).await).remove(0);
     assert_eq!(payment["status"], "succeeded");
@@ -92,8 +98,17 @@ async fn login_keeps_credentials_owner_only_and_the_commands_use_them() {
     // Funds for a withdrawal, then create and approve it (the secret signs).
     let mut create = cli(config.path());
     create.args([
-        "--json", "withdrawals", "create", "--amount", "1000", "--currency", "EUR", "--iban",
-        "DE89370400440532013000", "--name", "Ada Lovelace",
+        "--json",
+        "withdrawals",
+        "create",
+        "--amount",
+        "1000",
+        "--currency",
+        "EUR",
+        "--iban",
+        "DE89370400440532013000",
+        "--name",
+        "Ada Lovelace",
     ]);
     let withdrawal = json_lines(&run(create).await).remove(0);
     assert_eq!(withdrawal["status"], "pending_approval");
@@ -138,7 +153,14 @@ async fn listen_forwards_a_signed_payment_succeeded_that_the_sdk_verifies() {
     let (url, mut deliveries) = receiver().await;
     let mut listen = cli_as(&server, config.path());
     listen
-        .args(["--json", "listen", "--forward-to", &url, "--events", "payment.succeeded"])
+        .args([
+            "--json",
+            "listen",
+            "--forward-to",
+            &url,
+            "--events",
+            "payment.succeeded",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = listen.spawn().unwrap();
@@ -148,7 +170,10 @@ async fn listen_forwards_a_signed_payment_succeeded_that_the_sdk_verifies() {
         let first = lines.next().unwrap().unwrap();
         (first, lines)
     });
-    let (first, _lines) = tokio::time::timeout(Duration::from_secs(30), ready).await.unwrap().unwrap();
+    let (first, _lines) = tokio::time::timeout(Duration::from_secs(30), ready)
+        .await
+        .unwrap()
+        .unwrap();
     let ready: Value = serde_json::from_str(&first).unwrap();
     let secret = ready["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
@@ -165,8 +190,14 @@ async fn listen_forwards_a_signed_payment_succeeded_that_the_sdk_verifies() {
     let _ = child.kill();
     let _ = child.wait();
 
-    let event = WebhookVerifier::new([&secret]).unwrap().verify(&headers, &body).unwrap();
-    assert_eq!(event.event_type, "payment.succeeded", "only the subscribed type is forwarded");
+    let event = WebhookVerifier::new([&secret])
+        .unwrap()
+        .verify(&headers, &body)
+        .unwrap();
+    assert_eq!(
+        event.event_type, "payment.succeeded",
+        "only the subscribed type is forwarded"
+    );
     assert_eq!(event.data.object["id"], payment_id.as_str());
     assert_eq!(event.data.object["status"], "succeeded");
     assert_eq!(headers["webhook-id"], event.id.as_str());
@@ -176,7 +207,10 @@ async fn listen_forwards_a_signed_payment_succeeded_that_the_sdk_verifies() {
     assert_eq!(stranger.verify(&headers, &body), Err(WebhookError::Signature));
     let mut tampered = body.to_vec();
     tampered.extend_from_slice(b" ");
-    assert!(WebhookVerifier::new([&secret]).unwrap().verify(&headers, &tampered).is_err());
+    assert!(WebhookVerifier::new([&secret])
+        .unwrap()
+        .verify(&headers, &tampered)
+        .is_err());
     // The plain scheme carries the same secret.
     let mut plain = headers.clone();
     plain.remove("webhook-signature");

@@ -43,7 +43,9 @@ pub async fn start(server: &Server, drop_first_answer: bool) -> Proxy {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Untrusted test proxy CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Untrusted test proxy CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = CertificateParams::new(vec!["localhost".to_owned()])
@@ -150,13 +152,27 @@ async fn a_proxy_with_an_untrusted_certificate_gets_nothing() {
     let server = support::start().await;
     let proxy = start(&server, false).await;
     // Signed and with a secret: nothing of it may reach the proxy.
-    let client = server.builder_for(&proxy.base_url).api_secret(&server.secret).build().unwrap();
-    let err = client.balance().await.expect_err("the proxy's certificate is not trusted");
+    let client = server
+        .builder_for(&proxy.base_url)
+        .api_secret(&server.secret)
+        .build()
+        .unwrap();
+    let err = client
+        .balance()
+        .await
+        .expect_err("the proxy's certificate is not trusted");
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
     let chain = format!("{:?}", std::error::Error::source(&err));
-    assert!(chain.contains("UnknownIssuer") || chain.contains("certificate"), "{chain}");
+    assert!(
+        chain.contains("UnknownIssuer") || chain.contains("certificate"),
+        "{chain}"
+    );
     assert!(proxy.stats.failed_handshakes.load(Ordering::SeqCst) >= 1);
-    assert_eq!(proxy.stats.requests.load(Ordering::SeqCst), 0, "no request was read in clear");
+    assert_eq!(
+        proxy.stats.requests.load(Ordering::SeqCst),
+        0,
+        "no request was read in clear"
+    );
     // The realtime socket is held to the same TLS.
     let err = client
         .realtime(&Default::default())

@@ -80,11 +80,19 @@ async fn a_post_whose_answer_was_lost_is_retried_into_one_object() {
         .build()
         .unwrap();
     let body = serde_json::to_vec(&card_payment(4200)).unwrap();
-    let answer = client.send_raw(Method::POST, "/v1/payments", Some(&body)).await.unwrap();
+    let answer = client
+        .send_raw(Method::POST, "/v1/payments", Some(&body))
+        .await
+        .unwrap();
     assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
     assert!(answer.replayed(), "the second attempt got the first one's answer");
     assert_eq!(proxy.stats.connections.load(Ordering::SeqCst), 2, "exactly one retry");
-    let payments = server.signed().list_payments(&ListParams::default()).page().await.unwrap();
+    let payments = server
+        .signed()
+        .list_payments(&ListParams::default())
+        .page()
+        .await
+        .unwrap();
     assert_eq!(payments.data.len(), 1, "one payment, not two");
     assert_eq!(payments.data[0].amount, 4200);
 }

@@ -38,14 +38,21 @@ async fn payments_wallets_withdrawals_checkout_and_realtime() {
     let client = server.signed();
     let mut socket = client.realtime(&Default::default()).await.unwrap();
 
-    let paid = client.create_payment(&payment(5000, Some("4242424242424242"))).await.unwrap();
+    let paid = client
+        .create_payment(&payment(5000, Some("4242424242424242")))
+        .await
+        .unwrap();
     assert_eq!(paid.status, "succeeded");
     let pushed = tokio::time::timeout(Duration::from_secs(10), socket.next_event())
         .await
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(pushed.event.event_type.starts_with("payment."), "{}", pushed.event.event_type);
+    assert!(
+        pushed.event.event_type.starts_with("payment."),
+        "{}",
+        pushed.event.event_type
+    );
     assert_eq!(client.payment(&paid.id).await.unwrap(), paid);
     let open = client.create_payment(&payment(700, None)).await.unwrap();
     assert_eq!(client.cancel_payment(&open.id).await.unwrap().status, "canceled");
@@ -85,12 +92,24 @@ async fn payments_wallets_withdrawals_checkout_and_realtime() {
     let first = client.create_withdrawal(&withdraw(1000)).await.unwrap();
     let second = client.create_withdrawal(&withdraw(500)).await.unwrap();
     assert_eq!(client.withdrawal(&first.id).await.unwrap().status, "pending_approval");
-    assert_ne!(client.approve_withdrawal(&first.id).await.unwrap().status, "pending_approval");
+    assert_ne!(
+        client.approve_withdrawal(&first.id).await.unwrap().status,
+        "pending_approval"
+    );
     assert_eq!(client.reject_withdrawal(&second.id).await.unwrap().status, "rejected");
     let again = client.reject_withdrawal(&second.id).await.unwrap_err();
     assert_eq!(again.code(), Some(ErrorCode::InvalidState));
     assert!(again.request_id().unwrap().starts_with("req_"));
-    assert_eq!(client.list_withdrawals(&ListParams::default()).page().await.unwrap().data.len(), 2);
+    assert_eq!(
+        client
+            .list_withdrawals(&ListParams::default())
+            .page()
+            .await
+            .unwrap()
+            .data
+            .len(),
+        2
+    );
     let too_much = client.create_withdrawal(&withdraw(1_000_000)).await.unwrap_err();
     assert_eq!(too_much.code(), Some(ErrorCode::InsufficientFunds));
 
@@ -105,8 +124,14 @@ async fn payments_wallets_withdrawals_checkout_and_realtime() {
         .unwrap();
     assert!(checkout.session_token.starts_with("cst_"));
     assert!(!format!("{checkout:?}").contains(&checkout.session_token));
-    assert_eq!(client.checkout_session(&checkout.session.id).await.unwrap().status, "open");
-    assert!(client.payment("../balance").await.is_err(), "an ID cannot change the route");
+    assert_eq!(
+        client.checkout_session(&checkout.session.id).await.unwrap().status,
+        "open"
+    );
+    assert!(
+        client.payment("../balance").await.is_err(),
+        "an ID cannot change the route"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +159,10 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
     let denied = narrow.create_payment(&payment(100, None)).await.unwrap_err();
     assert_eq!(denied.code(), Some(ErrorCode::InsufficientScope));
     client.revoke_api_key(&rolled.info.id).await.unwrap();
-    assert_eq!(narrow.balance().await.unwrap_err().code(), Some(ErrorCode::InvalidApiKey));
+    assert_eq!(
+        narrow.balance().await.unwrap_err().code(),
+        Some(ErrorCode::InvalidApiKey)
+    );
     // A leaked (here already revoked) key: the same answer whatever the key.
     assert!(client.report_leaked_key(&rolled.key).await.unwrap().received);
 
@@ -158,9 +186,17 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
         .unwrap();
     assert!(policy.require_signature);
     assert_eq!(client.security_policy().await.unwrap(), policy);
-    assert_eq!(unsigned.balance().await.unwrap_err().code(), Some(ErrorCode::SignatureRequired));
+    assert_eq!(
+        unsigned.balance().await.unwrap_err().code(),
+        Some(ErrorCode::SignatureRequired)
+    );
 
-    let tokens: Client = server.builder().api_secret(&server.secret).access_tokens().build().unwrap();
+    let tokens: Client = server
+        .builder()
+        .api_secret(&server.secret)
+        .access_tokens()
+        .build()
+        .unwrap();
     let session = tokens.exchange_token().await.unwrap();
     assert!(!format!("{session:?}").contains(&session.access_token));
     tokens.end_session(&session.session_id).await.unwrap();
@@ -174,11 +210,28 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
         .await
         .unwrap();
     assert!(endpoint.secret.starts_with("whsec_") && !endpoint.secret.contains('*'));
-    assert!(client.webhook_endpoint(&endpoint.id).await.unwrap().secret.contains("****"));
+    assert!(client
+        .webhook_endpoint(&endpoint.id)
+        .await
+        .unwrap()
+        .secret
+        .contains("****"));
     let rotated = client.rotate_webhook_secret(&endpoint.id).await.unwrap();
     assert_ne!(rotated.secret, endpoint.secret);
-    assert_eq!(client.list_webhook_endpoints(&ListParams::default()).page().await.unwrap().data.len(), 1);
-    client.create_payment(&payment(300, Some("4242424242424242"))).await.unwrap();
+    assert_eq!(
+        client
+            .list_webhook_endpoints(&ListParams::default())
+            .page()
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
+    client
+        .create_payment(&payment(300, Some("4242424242424242")))
+        .await
+        .unwrap();
     let events = client.list_events(&ListParams::default()).page().await.unwrap();
     let succeeded = events
         .data
@@ -186,7 +239,10 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
         .find(|e| e.event_type == "payment.succeeded")
         .expect("a payment.succeeded event");
     assert_eq!(&client.event(&succeeded.id).await.unwrap(), succeeded);
-    client.redeliver_event(&succeeded.id, &Redeliver { endpoint: None }).await.unwrap();
+    client
+        .redeliver_event(&succeeded.id, &Redeliver { endpoint: None })
+        .await
+        .unwrap();
     client
         .list_deliveries(&endpoint.id, &ListParams::default())
         .unwrap()
@@ -195,6 +251,11 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
         .unwrap();
     client.delete_webhook_endpoint(&endpoint.id).await.unwrap();
 
-    let audit: Vec<_> = client.list_audit_events(&ListParams::default().limit(100)).items().try_collect().await.unwrap();
+    let audit: Vec<_> = client
+        .list_audit_events(&ListParams::default().limit(100))
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
     assert!(audit.iter().any(|row| row.action == "session.created"));
 }

@@ -44,7 +44,12 @@ pub async fn start_with(clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Config))
     .await
     .expect("server starts");
     let sandbox = running.sandbox.as_ref().expect("sandbox credentials");
-    let ca_path = running.certificate.as_ref().expect("self-signed certificate").path.clone();
+    let ca_path = running
+        .certificate
+        .as_ref()
+        .expect("self-signed certificate")
+        .path
+        .clone();
     Server {
         base_url: format!("https://localhost:{}", running.local_addr.port()),
         ca_pem: std::fs::read(&ca_path).unwrap(),

@@ -40,9 +40,17 @@ async fn concurrent_requests_share_one_token_exchange_and_renew_together() {
     for answer in answers {
         assert!(answer.unwrap().is_ok());
     }
-    assert_eq!(server.audit_count("session.created").await, 1, "one exchange for 20 tasks");
+    assert_eq!(
+        server.audit_count("session.created").await,
+        1,
+        "one exchange for 20 tasks"
+    );
     client.balance().await.unwrap();
-    assert_eq!(server.audit_count("session.created").await, 1, "the cached token is reused");
+    assert_eq!(
+        server.audit_count("session.created").await,
+        1,
+        "the cached token is reused"
+    );
     tokio::time::sleep(Duration::from_millis(6_500)).await;
     let answers = join_all((0..20).map(|_| {
         let client = client.clone();
@@ -52,7 +60,11 @@ async fn concurrent_requests_share_one_token_exchange_and_renew_together() {
     for answer in answers {
         assert!(answer.unwrap().is_ok());
     }
-    assert_eq!(server.audit_count("session.created").await, 2, "one renewal for 20 tasks");
+    assert_eq!(
+        server.audit_count("session.created").await,
+        2,
+        "one renewal for 20 tasks"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,5 +88,9 @@ async fn token_expired_renews_the_token_once_and_the_request_succeeds() {
     for answer in tasks {
         assert!(answer.unwrap().is_ok());
     }
-    assert_eq!(server.audit_count("session.created").await, 2, "renewed once, for all five");
+    assert_eq!(
+        server.audit_count("session.created").await,
+        2,
+        "renewed once, for all five"
+    );
 }

@@ -72,7 +72,9 @@ pub async fn run(args: Args, json: bool) -> Result<(), String> {
         if !announced {
             announced = true;
             if json {
-                output::json(&serde_json::json!({ "ready": true, "forward_to": target.as_str(), "secret": secret.expose() }));
+                output::json(
+                    &serde_json::json!({ "ready": true, "forward_to": target.as_str(), "secret": secret.expose() }),
+                );
             } else {
                 println!(
                     "Ready! Forwarding events to {target}. Your webhook signing secret is {} (^C to quit)",
@@ -103,7 +105,13 @@ pub async fn run(args: Args, json: bool) -> Result<(), String> {
 
 /// One delivery, as the server would make it: the event's JSON as the body,
 /// Standard Webhooks and `X-Webhook-Signature` headers signed now.
-async fn forward(forwarder: &reqwest::Client, target: &Url, secret: &WebhookSecret, received: &ReceivedEvent, json: bool) {
+async fn forward(
+    forwarder: &reqwest::Client,
+    target: &Url,
+    secret: &WebhookSecret,
+    received: &ReceivedEvent,
+    json: bool,
+) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -131,7 +139,10 @@ async fn forward(forwarder: &reqwest::Client, target: &Url, secret: &WebhookSecr
         }));
     } else {
         let outcome = status.map_or_else(|| error.unwrap_or_default().to_owned(), |s| s.to_string());
-        println!("{}  {:<22}  {}  --> {outcome}", event.created_at, event.event_type, event.id);
+        println!(
+            "{}  {:<22}  {}  --> {outcome}",
+            event.created_at, event.event_type, event.id
+        );
     }
 }
 
@@ -141,7 +152,11 @@ mod tests {
 
     #[test]
     fn forwarding_stays_on_this_machine() {
-        for good in ["http://localhost:3000/hook", "http://127.0.0.1:1/", "http://[::1]:8080/x"] {
+        for good in [
+            "http://localhost:3000/hook",
+            "http://127.0.0.1:1/",
+            "http://[::1]:8080/x",
+        ] {
             assert!(loopback_target(good).is_ok(), "{good}");
         }
         for bad in [

@@ -24,7 +24,13 @@ pub struct Args {
 pub async fn run(args: Args, json: bool) -> Result<(), String> {
     // Never from the command line, which other users can see in `ps`.
     let mut lines = std::io::stdin().lock().lines();
-    let mut next_line = || lines.next().and_then(Result::ok).map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
+    let mut next_line = || {
+        lines
+            .next()
+            .and_then(Result::ok)
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+    };
     let api_key = std::env::var("PAYGATE_API_KEY")
         .ok()
         .filter(|v| !v.is_empty())
@@ -34,9 +40,7 @@ pub async fn run(args: Args, json: bool) -> Result<(), String> {
         .ok()
         .filter(|v| !v.is_empty())
         .or_else(next_line);
-    let ca_file = args
-        .ca_file
-        .map(|p| std::path::absolute(&p).unwrap_or(p));
+    let ca_file = args.ca_file.map(|p| std::path::absolute(&p).unwrap_or(p));
     let profile = Profile {
         base_url: args.base_url,
         api_key: SecretString::from(api_key),
@@ -45,7 +49,10 @@ pub async fn run(args: Args, json: bool) -> Result<(), String> {
         ca_file,
     };
     let client = profile.client()?;
-    client.balance().await.map_err(|e| format!("the server refused these credentials: {e}"))?;
+    client
+        .balance()
+        .await
+        .map_err(|e| format!("the server refused these credentials: {e}"))?;
     let path = profile.store()?;
     if json {
         output::json(&serde_json::json!({

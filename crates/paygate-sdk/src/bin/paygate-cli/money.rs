@@ -216,11 +216,7 @@ async fn list<T: DeserializeOwned + Serialize>(
 ) -> Result<(), String> {
     let items: Vec<T> = if args.all {
         let progress = output::spinner("fetched");
-        let items = pager
-            .items()
-            .inspect_ok(|_| progress.inc(1))
-            .try_collect()
-            .await;
+        let items = pager.items().inspect_ok(|_| progress.inc(1)).try_collect().await;
         progress.finish_and_clear();
         items.map_err(|e| e.to_string())?
     } else {

@@ -14,7 +14,12 @@ use crate::output;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An endpoint secret (repeat during a rotation); env PAYGATE_WEBHOOK_SECRET.
-    #[arg(long = "secret", env = "PAYGATE_WEBHOOK_SECRET", hide_env_values = true, required = true)]
+    #[arg(
+        long = "secret",
+        env = "PAYGATE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        required = true
+    )]
     secrets: Vec<String>,
     /// A received header as `name: value` (repeat).
     #[arg(long = "header")]
