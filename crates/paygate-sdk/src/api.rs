@@ -9,7 +9,7 @@ use paygate_proto::payments::{
     WalletConfig, Withdrawal,
 };
 use paygate_proto::realtime::{CreateRealtimeToken, RealtimeToken};
-use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, IssuedApiKey};
+use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey};
 use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, Event, Redeliver, WebhookEndpoint};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -36,7 +36,7 @@ fn id(value: &str) -> Result<&str, Error> {
     if valid {
         Ok(value)
     } else {
-        Err(Error::Config(format!("{value:?} is not a Paygate object ID")))
+        Err(Error::InvalidArgument(format!("{value:?} is not a Paygate object ID")))
     }
 }
 
@@ -56,6 +56,18 @@ impl Client {
 
     fn pager<T: DeserializeOwned>(&self, path: String, params: &ListParams) -> Pager<T> {
         Pager::new(self, path, params.clone())
+    }
+
+    // Health (13): no credentials
+
+    /// `GET /healthz`: the process is up.
+    pub async fn health(&self) -> Result<Health, Error> {
+        decode(&self.execute(Method::GET, "/healthz", None, Auth::Public).await?)
+    }
+
+    /// `GET /readyz`: the server can reach its store.
+    pub async fn readiness(&self) -> Result<Health, Error> {
+        decode(&self.execute(Method::GET, "/readyz", None, Auth::Public).await?)
     }
 
     // Authentication (4.2)

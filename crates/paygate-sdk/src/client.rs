@@ -223,11 +223,22 @@ impl std::fmt::Debug for Client {
 }
 
 /// A response as received, for callers that need the status and headers.
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves the body out: it may hold a key or secret shown once.
+#[derive(Clone)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl RawResponse {
@@ -355,7 +366,7 @@ impl Client {
         auth: Auth,
     ) -> Result<RawResponse, Error> {
         if !path.starts_with('/') {
-            return Err(Error::Config("a request path starts with /".to_owned()));
+            return Err(Error::InvalidArgument("a request path starts with /".to_owned()));
         }
         let idempotency_key = (method != Method::GET && auth != Auth::Exchange).then(|| {
             self.idempotency_key

@@ -32,6 +32,10 @@ pub enum Error {
     Decode { status: u16, message: String },
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// An argument the client refuses to send (e.g. an object ID that would
+    /// change the route).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// The realtime socket could not be opened or broke.
     #[error("realtime socket: {0}")]
     Realtime(String),
