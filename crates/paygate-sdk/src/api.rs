@@ -9,21 +9,15 @@ use paygate_proto::payments::{
     WalletConfig, Withdrawal,
 };
 use paygate_proto::realtime::{CreateRealtimeToken, RealtimeToken};
-use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey};
+use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey, LeakReceipt};
 use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, Event, Redeliver, WebhookEndpoint};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::client::{decode, Auth, Client};
 use crate::error::Error;
 use crate::list::{ListParams, Page, Pager};
-
-/// The answer to `POST /v1/leaked-keys`: always the same, whatever the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeakReceipt {
-    pub received: bool,
-}
 
 /// An object ID checked before it goes into a path, so no argument can
 /// change which route a request reaches (`../`, `?`, `#`).

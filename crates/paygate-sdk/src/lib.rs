@@ -92,7 +92,6 @@ pub mod scan;
 mod tls;
 pub mod webhook;
 
-pub use api::LeakReceipt;
 pub use auth::AuthMode;
 pub use client::{Client, ClientBuilder, RawResponse};
 pub use error::{ApiError, Error};
