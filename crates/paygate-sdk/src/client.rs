@@ -397,6 +397,8 @@ impl Client {
                 return sent;
             }
             let outcome = match &sent {
+                // A certificate the client does not trust will not change.
+                Err(Error::Transport(err)) if is_tls_refusal(err) => return sent,
                 Err(_) => Outcome::Transport,
                 Ok(raw) => {
                     let problem = serde_json::from_slice::<Problem>(&raw.body).ok();
@@ -494,6 +496,23 @@ impl Client {
         let body = response.bytes().await?.to_vec();
         Ok(RawResponse { status, headers, body })
     }
+}
+
+/// Whether TLS itself refused the server (a certificate not trusted, not for
+/// this name, expired...): not worth another attempt.
+fn is_tls_refusal(err: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if current.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        // `io::Error::source` skips the error it wraps: step into it instead.
+        cause = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    false
 }
 
 fn url_host(host: &str) -> String {

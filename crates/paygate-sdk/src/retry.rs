@@ -5,7 +5,8 @@
 //! answer instead of acting twice). A `429` is retried whatever the method:
 //! the server refused it before it ran. Waits grow exponentially with full
 //! jitter (a random wait between zero and the cap), and a `Retry-After` on a
-//! `429` or `503` is honoured as given.
+//! `429` or `503` is honoured as given. A server whose certificate TLS
+//! refuses is never tried again.
 
 use std::time::Duration;
 
