@@ -397,9 +397,10 @@ impl Client {
                 return sent;
             }
             let outcome = match &sent {
-                // A certificate the client does not trust will not change.
-                Err(Error::Transport(err)) if is_tls_refusal(err) => return sent,
-                Err(_) => Outcome::Transport,
+                // A certificate TLS refused will not change, nor will a
+                // request the client could not build.
+                Err(Error::Transport(err)) if !is_tls_refusal(err) => Outcome::Transport,
+                Err(_) => return sent,
                 Ok(raw) => {
                     let problem = serde_json::from_slice::<Problem>(&raw.body).ok();
                     let code = problem.map(|p| p.code);
