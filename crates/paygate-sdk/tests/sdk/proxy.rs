@@ -1,12 +1,13 @@
 //! A TLS-terminating proxy in front of the server, with a certificate of its
-//! own: clients that do not trust it must refuse to talk through it, and one
-//! that does can be made to lose an answer (the proxy forwards the first
+//! own: clients that do not trust it must refuse to talk through it; through
+//! one that trusts it, the proxy records every request as sent (so tests see
+//! what goes on the wire) and can lose an answer (it forwards the first
 //! request, reads the server's answer, and closes the client's connection
 //! instead of relaying it).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject as _;
@@ -24,6 +25,26 @@ pub struct Stats {
     pub failed_handshakes: AtomicUsize,
     /// Requests read in clear from a client.
     pub requests: AtomicUsize,
+    /// Their request lines and headers, header names lower-cased.
+    pub heads: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    fn record(&self, request: &[u8]) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let text = String::from_utf8_lossy(request);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let head = head
+            .lines()
+            .enumerate()
+            .map(|(i, line)| match line.split_once(':') {
+                Some((name, value)) if i > 0 => format!("{}:{value}", name.to_ascii_lowercase()),
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.heads.lock().unwrap().push(head);
+    }
 }
 
 pub struct Proxy {
@@ -80,16 +101,17 @@ pub async fn start(server: &Server, drop_first_answer: bool) -> Proxy {
                     return;
                 };
                 let mut server = connect(&connector, upstream).await;
-                if first && drop_first_answer {
-                    let request = read_message(&mut client).await;
-                    stats.requests.fetch_add(1, Ordering::SeqCst);
+                // Message by message, so each request is seen in clear.
+                while let Some(request) = read_message(&mut client).await {
+                    stats.record(&request);
                     server.write_all(&request).await.unwrap();
-                    let _answer = read_message(&mut server).await;
-                    // The effect happened; the client never hears of it.
-                    return;
+                    let answer = read_message(&mut server).await.expect("an answer");
+                    if first && drop_first_answer {
+                        // The effect happened; the client never hears of it.
+                        return;
+                    }
+                    client.write_all(&answer).await.unwrap();
                 }
-                stats.requests.fetch_add(1, Ordering::SeqCst);
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
             });
         }
     });
@@ -125,8 +147,9 @@ async fn connect(
         .unwrap()
 }
 
-/// One HTTP/1.1 message: headers, then a `content-length` body.
-async fn read_message(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
+/// One HTTP/1.1 message: headers, then a `content-length` body; `None` when
+/// the peer closes between messages.
+async fn read_message(stream: &mut (impl AsyncRead + Unpin)) -> Option<Vec<u8>> {
     let mut message = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -138,10 +161,13 @@ async fn read_message(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
                 .map(|v| v.trim().parse().unwrap())
                 .unwrap_or(0);
             if message.len() >= end + 4 + length {
-                return message;
+                return Some(message);
             }
         }
-        let n = stream.read(&mut buf).await.unwrap();
+        let n = stream.read(&mut buf).await.unwrap_or(0);
+        if n == 0 && message.is_empty() {
+            return None;
+        }
         assert!(n > 0, "the peer closed mid-message");
         message.extend_from_slice(&buf[..n]);
     }
@@ -191,4 +217,58 @@ async fn a_proxy_with_an_untrusted_certificate_gets_nothing() {
         .build()
         .unwrap();
     trusting.balance().await.expect("a trusted proxy relays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_wire_tokens_keep_the_key_home_and_every_request_is_signed_once() {
+    let server = support::start().await;
+    let proxy = start(&server, false).await;
+    let client = server
+        .builder_for(&proxy.base_url)
+        .add_root_certificate_pem(proxy.ca_pem.clone())
+        .api_secret(&server.secret)
+        .access_tokens()
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client.balance().await.unwrap();
+    }
+    client
+        .create_payment(&paygate_sdk::proto::payments::CreatePayment {
+            amount: 100,
+            currency: "USD".to_owned(),
+            method: "card".to_owned(),
+            description: None,
+            metadata: None,
+            card: None,
+        })
+        .await
+        .unwrap();
+    let heads = proxy.stats.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 5, "{heads:#?}");
+    let exchange = |head: &&String| head.starts_with("POST /v1/auth/token");
+    let with_key: Vec<_> = heads.iter().filter(|h| h.contains("\nx-api-key:")).collect();
+    assert_eq!(with_key.len(), 1, "the key travels once");
+    assert!(exchange(&with_key[0]));
+    for head in heads.iter().filter(|h| !exchange(h)) {
+        assert!(
+            head.contains("\nauthorization: Bearer ") && head.contains("\nx-session-id:"),
+            "{head}"
+        );
+    }
+    for head in &heads {
+        assert!(
+            head.contains("\nx-signature:") && head.contains("\nx-timestamp:"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("x-api-secret") && !head.contains(&server.secret[9..]),
+            "{head}"
+        );
+    }
+    let keyed: Vec<_> = heads.iter().filter(|h| h.contains("\nidempotency-key:")).collect();
+    assert_eq!(keyed.len(), 1, "only the state-changing request carries a key");
+    assert!(keyed[0].starts_with("POST /v1/payments?n="));
+    let targets: std::collections::HashSet<&str> = heads.iter().filter_map(|h| h.lines().next()).collect();
+    assert_eq!(targets.len(), 5, "three identical reads went out with three nonces");
 }
