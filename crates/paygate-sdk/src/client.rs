@@ -97,6 +97,10 @@ impl ClientBuilder {
         self
     }
 
+    /// Checks the configuration and builds the client. Refused: a base URL
+    /// that is not plain `https` (user info, query, fragment), a key or
+    /// secret of the wrong shape, a key and secret of different
+    /// environments, access tokens without the merchant ID, an invalid CA.
     pub fn build(self) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(&self.base_url)?;
         let api_key = self
@@ -242,6 +246,7 @@ impl std::fmt::Debug for RawResponse {
 }
 
 impl RawResponse {
+    /// The body decoded as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
             status: self.status,
@@ -276,6 +281,7 @@ pub(crate) enum Auth {
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Client {
+    /// A builder for the server at `base_url` (e.g. `https://localhost:8443`).
     pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             base_url: base_url.into(),
