@@ -25,7 +25,7 @@ use crate::idempotency::{self, IdempotentJson};
 use crate::keys::{parse_ip_net, prepare_key, KeySpec, PreparedKey};
 use crate::outbox;
 use crate::store::auth::{expire_key_at, revoke_key_in, revoke_sessions_of_key};
-use crate::store::{insert_key, key_by_id_in, KeyRecord, WriteTx};
+use crate::store::{insert_key, key_by_id_in, set_allowed_ips_in, KeyRecord, WriteTx};
 
 const MAX_ALLOWED_IPS: usize = 100;
 const MAX_ROLL_GRACE_SECS: u64 = 604_800;
@@ -366,7 +366,21 @@ pub fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
     if scopes.is_empty() && errors.is_empty() {
         errors.push(FieldError::new("scopes", "must name at least one scope"));
     }
-    let entries = body.allowed_ips.unwrap_or_default();
+    let allowed_ips = allowlist(&body.allowed_ips.unwrap_or_default(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(KeySpec {
+        name,
+        scopes,
+        allowed_ips,
+        expires_at: None,
+    })
+}
+
+/// Checks an IP allowlist: at most 100 addresses or CIDRs, each truncated
+/// to its network; every bad entry is named.
+fn allowlist(entries: &[String], errors: &mut Vec<FieldError>) -> Vec<IpNet> {
     if entries.len() > MAX_ALLOWED_IPS {
         errors.push(FieldError::new(
             "allowed_ips",
@@ -383,15 +397,44 @@ pub fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
             )),
         }
     }
+    allowed_ips
+}
+
+/// Replaces the IP allowlist of the tenant's active key `id` (empty: any
+/// address), effective at once on every process, with an
+/// `api_key.allowlist_updated` audit row holding the lists before and after.
+pub async fn set_allowlist(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    entries: &[String],
+    actor: &Actor,
+) -> ApiResult<ApiKeyInfo> {
+    let mut errors = Vec::new();
+    let nets = allowlist(entries, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    Ok(KeySpec {
-        name,
-        scopes,
-        allowed_ips,
-        expires_at: None,
-    })
+    let after: Vec<String> = nets.iter().map(ToString::to_string).collect();
+    let before = own_active_key(state, merchant, env, id).await?;
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    if !set_allowed_ips_in(tx.conn(), id, (merchant, env), &after, now).await? {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let record = tx_key(&mut tx, id).await?;
+    let entry = actor.stamp(
+        AuditEntry::new("api_key.allowlist_updated", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({
+                "key_id": record.id, "prefix": record.prefix,
+                "before": before.allowed_ips, "after": record.allowed_ips,
+            })),
+    );
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(key_info(&record))
 }
 
 pub fn key_info(record: &KeyRecord) -> ApiKeyInfo {

@@ -87,19 +87,22 @@ pub struct CreateForm {
     fields: std::collections::HashMap<String, String>,
 }
 
+/// The entries of a list typed one per line, or separated by commas or spaces.
+pub fn entries(text: &str) -> Vec<String> {
+    text.split([',', '\n', ' '])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn create_body(form: CreateForm) -> CreateApiKey {
     let scopes: Vec<String> = scope_names()
         .into_iter()
         .filter(|scope| form.fields.contains_key(&format!("scope:{scope}")))
         .map(str::to_owned)
         .collect();
-    let allowed_ips: Vec<String> = form
-        .allowed_ips
-        .split([',', '\n', ' '])
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let allowed_ips = entries(&form.allowed_ips);
     CreateApiKey {
         name: form.name,
         scopes: (!scopes.is_empty()).then_some(scopes),

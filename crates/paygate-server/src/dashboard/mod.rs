@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/logout", post(accounts::logout))
         .route("/dashboard/security", get(security::page))
         .route("/dashboard/security/policy", post(security::save_policy))
+        .route("/dashboard/security/allowlists/{id}", post(security::save_allowlist))
         .route("/dashboard/security/password", post(passwords::change))
         .route(
             "/dashboard/password/forgot",

@@ -167,6 +167,7 @@ impl Done {
             "rejected" => "Withdrawal rejected; the funds are available again.",
             "revoked" => "Key revoked, with every session made from it.",
             "policy" => "Security policy saved.",
+            "allowlist" => "IP allowlist saved. It applies to the key's next request.",
             "redelivered" => "Redelivery planned: it goes out shortly.",
             _ => return None,
         })

@@ -3,7 +3,7 @@
 //! the IP allowlists of its keys.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::pages::{render, Done, Frame};
 use super::session::Viewer;
-use crate::api_keys::keys_page;
+use crate::api_keys::{keys_page, set_allowlist};
 use crate::app::AppState;
 use crate::http::list::{Page, MAX_LIMIT};
 use crate::http::{ApiResult, ClientIp};
@@ -76,4 +76,38 @@ pub async fn save_policy(
     };
     update_policy(&state, viewer.merchant(), viewer.env(), body, &viewer.actor(client_ip)).await?;
     Ok(Redirect::to("/dashboard/security?done=policy").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AllowlistForm {
+    /// Addresses or CIDRs, one per line or comma-separated; empty: any.
+    #[serde(default)]
+    allowed_ips: String,
+}
+
+/// Replaces one key's IP allowlist; a refusal is explained on the page.
+pub async fn save_allowlist(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    client_ip: ClientIp,
+    Path(id): Path<String>,
+    Form(form): Form<AllowlistForm>,
+) -> ApiResult<Response> {
+    let entries = super::keys::entries(&form.allowed_ips);
+    let saved = set_allowlist(
+        &state,
+        viewer.merchant(),
+        viewer.env(),
+        &id,
+        &entries,
+        &viewer.actor(client_ip),
+    )
+    .await;
+    match saved {
+        Ok(_) => Ok(Redirect::to("/dashboard/security?done=allowlist").into_response()),
+        Err(err) => {
+            let text = err.for_people().ok_or(err)?;
+            view(&state, &viewer, None, Some(text)).await
+        }
+    }
 }

@@ -82,13 +82,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let body = CreateWebhookEndpoint {
         url: form.url.trim().to_owned(),
-        events: form
-            .events
-            .split([',', ' ', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        events: super::keys::entries(&form.events),
         description: Some(form.description),
     };
     let actor = viewer.actor(client_ip);

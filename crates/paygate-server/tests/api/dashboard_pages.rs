@@ -548,3 +548,58 @@ async fn keys_roll_and_revoke_and_webhook_secrets_show_once() {
     let audit = browser.get("/dashboard/audit").await.text().await.expect("html");
     assert!(audit.contains("security_policy.updated"));
 }
+
+#[tokio::test]
+async fn an_ip_allowlist_saved_on_the_security_page_applies_to_the_next_request() {
+    let app = spawn_with(generous_limits).await;
+    let mut browser = signed_in(&app, "sec@example.com").await;
+    let (_, api) = key_from_dashboard(&mut browser, "locked down").await;
+    assert_eq!(api.get("/v1/balance").await.status, 200);
+    let page = browser.get("/dashboard/security").await.text().await.expect("html");
+    let key_id = Regex::new(r#"/dashboard/security/allowlists/([a-z]+_[A-Za-z0-9]+)""#)
+        .expect("re")
+        .captures(&page)
+        .expect("an allowlist form")[1]
+        .to_owned();
+    let csrf = hidden(&page, "csrf");
+    let path = format!("/dashboard/security/allowlists/{key_id}");
+    let saved = browser
+        .post(&path, &[("csrf", &csrf), ("allowed_ips", "10.1.2.3/8\n192.0.2.1")])
+        .await;
+    assert_eq!(location(&saved), "/dashboard/security?done=allowlist");
+    let elsewhere = api.get("/v1/balance").await;
+    assert_eq!(
+        elsewhere.status, 403,
+        "127.0.0.1 is not allowed now: {:?}",
+        elsewhere.body
+    );
+    let page = browser.get("/dashboard/security").await.text().await.expect("html");
+    assert!(
+        page.contains("10.0.0.0/8") && page.contains("192.0.2.1/32"),
+        "stored as networks"
+    );
+
+    let refused = browser
+        .post(&path, &[("csrf", &csrf), ("allowed_ips", "not-an-address")])
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(refused.contains("is not an IP address or CIDR"), "{refused}");
+    let cleared = browser.post(&path, &[("csrf", &csrf), ("allowed_ips", "")]).await;
+    assert_eq!(location(&cleared), "/dashboard/security?done=allowlist");
+    assert_eq!(api.get("/v1/balance").await.status, 200, "empty: any address again");
+    let audit = api.get("/v1/audit-events?limit=100").await.ok();
+    let updates: Vec<&Value> = audit["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["action"] == "api_key.allowlist_updated")
+        .collect();
+    assert_eq!(updates.len(), 2, "{audit}");
+    assert_eq!(
+        updates[1]["details"]["after"],
+        serde_json::json!(["10.0.0.0/8", "192.0.2.1/32"])
+    );
+    assert_eq!(updates[1]["actor"], "sec@example.com");
+}
