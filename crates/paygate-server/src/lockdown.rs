@@ -101,13 +101,11 @@ pub async fn lock_down(
         "new_key_id": info.id,
         "new_prefix": info.prefix,
     });
-    let mut entry = AuditEntry::new("security.lockdown", Outcome::Success)
-        .merchant(merchant, env)
-        .actor(actor.label.clone())
-        .details(details.clone());
-    if let Some(ip) = &actor.ip {
-        entry = entry.ip(ip);
-    }
+    let entry = actor.stamp(
+        AuditEntry::new("security.lockdown", Outcome::Success)
+            .merchant(merchant, env)
+            .details(details.clone()),
+    );
     audit::record(&mut *conn, &entry, now).await?;
     let alert = Alert {
         merchant,
@@ -200,10 +198,7 @@ pub async fn post(
 ) -> ApiResult<ApiJson<LockdownReply>> {
     caller.require(Scope::KeysManage)?;
     caller.require_secret()?;
-    let actor = Actor {
-        label: caller.key_prefix.clone(),
-        ip: Some(client_ip.0.to_string()),
-    };
+    let actor = Actor::api(&caller, client_ip);
     let lockdown = lock_down(&state, &caller.merchant_id, caller.env, &actor).await?;
     Ok(ApiJson(LockdownReply::new(caller.env, lockdown)))
 }
