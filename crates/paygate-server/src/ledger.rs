@@ -148,7 +148,9 @@ pub async fn post(
 }
 
 /// One account's balance, read inside the caller's transaction (so a
-/// withdrawal sees every write committed or batched before it).
+/// withdrawal sees every write committed or batched before it) and locked
+/// until it ends, so a withdrawal on another instance waits for it rather
+/// than reading the same funds.
 pub async fn balance(
     conn: &mut AnyConnection,
     merchant: &MerchantId,
@@ -156,15 +158,17 @@ pub async fn balance(
     account: Account,
     currency: Currency,
 ) -> StoreResult<i64> {
-    let row = sqlx::query(
-        "SELECT amount FROM ledger_balances WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4",
-    )
-    .bind(merchant.as_str())
-    .bind(env.as_str())
-    .bind(account.as_str())
-    .bind(currency.as_str())
-    .fetch_optional(conn)
-    .await?;
+    let sql = format!(
+        "SELECT amount FROM ledger_balances WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4{}",
+        crate::store::lock_rows(conn, crate::store::RowLock::Wait)
+    );
+    let row = sqlx::query(&sql)
+        .bind(merchant.as_str())
+        .bind(env.as_str())
+        .bind(account.as_str())
+        .bind(currency.as_str())
+        .fetch_optional(conn)
+        .await?;
     Ok(match row {
         Some(row) => row.try_get("amount")?,
         None => 0,
