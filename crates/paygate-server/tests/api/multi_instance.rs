@@ -331,6 +331,7 @@ async fn every_webhook_is_delivered_once_by_three_instances_sharing_the_work() {
     settings.push(("PAYGATE_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"));
     let cluster = Cluster::start(&redis, THREE, &settings).await;
     let deliveries = subscribe(&cluster).await;
+    let mut socket = open_socket(&cluster, 1).await;
     let mut tasks = Vec::new();
     for i in 0..90 {
         let api = cluster.api(i % THREE);
@@ -349,6 +350,46 @@ async fn every_webhook_is_delivered_once_by_three_instances_sharing_the_work() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let twice: Vec<_> = deliveries.counts().into_iter().filter(|(_, n)| *n > 1).collect();
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+
+    // The socket on one instance got every event, wherever it was made and
+    // in whatever order the three instances committed them.
+    let mut pushed = std::collections::HashSet::new();
+    while pushed.len() < counts.len() {
+        let Some(event) = next_event(&mut socket).await else {
+            break;
+        };
+        pushed.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    let unpushed: Vec<_> = counts.keys().filter(|id| !pushed.contains(*id)).collect();
+    assert!(unpushed.is_empty(), "never pushed: {unpushed:?}");
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// A realtime socket of the sandbox merchant held by instance `n`.
+async fn open_socket(cluster: &Cluster, n: usize) -> Socket {
+    let token = cluster
+        .api(n)
+        .without_secret()
+        .post("/v1/realtime/tokens", json!({}))
+        .await
+        .ok();
+    let token = token["ws_token"].as_str().unwrap();
+    let addr = cluster.instances[n].addr;
+    let tls = tls_connect(&cluster.ca_pem, addr).await;
+    let url = format!("wss://localhost:{}/v1/realtime?ws_token={token}", addr.port());
+    tokio_tungstenite::client_async(url, tls).await.expect("upgrade").0
+}
+
+/// The next event pushed within 5 s.
+async fn next_event(socket: &mut Socket) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
 }
 
 #[tokio::test]
@@ -357,31 +398,16 @@ async fn an_event_made_on_one_instance_reaches_a_socket_held_by_another() {
         return;
     };
     let cluster = Cluster::start(&redis, THREE, &LENIENT_LIMITS).await;
-    let token = cluster
-        .api(0)
-        .without_secret()
-        .post("/v1/realtime/tokens", json!({}))
-        .await
-        .ok();
-    let token = token["ws_token"].as_str().unwrap();
-    let held_by = &cluster.instances[0];
-    let tls = tls_connect(&cluster.ca_pem, held_by.addr).await;
-    let url = format!("wss://localhost:{}/v1/realtime?ws_token={token}", held_by.addr.port());
-    let (mut socket, _) = tokio_tungstenite::client_async(url, tls).await.expect("upgrade");
-
+    let mut socket = open_socket(&cluster, 0).await;
     let made = Instant::now();
     cluster
         .api(2)
         .post("/v1/api-keys", json!({"name": "elsewhere"}))
         .await
         .ok();
-    let event = loop {
-        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => break serde_json::from_str::<Value>(&text).unwrap(),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("no event on the other instance's socket: {other:?}"),
-        }
-    };
+    let event = next_event(&mut socket)
+        .await
+        .expect("an event on the other instance's socket");
     assert_eq!(event["type"], "api_key.created");
     assert_eq!(event["data"]["object"]["name"], "elsewhere");
     println!("realtime across instances: {} ms", made.elapsed().as_millis());
