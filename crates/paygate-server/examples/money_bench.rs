@@ -19,7 +19,10 @@ use sqlx::{ConnectOptions as _, Connection as _};
 
 fn arg_text(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn arg(name: &str, default: u64) -> u64 {
