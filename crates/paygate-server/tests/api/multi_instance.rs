@@ -203,6 +203,27 @@ async fn two_hundred_concurrent_withdrawals_over_three_instances_accept_exactly_
         assert!(retry.replayed && retry.id() == *id, "{}", retry.body);
     }
     assert_eq!(apis[2].balance("ZAR").await, (0, 0, 5_000));
+
+    // One idempotency key sent to all three at once: it runs once.
+    apis[1].fund(100, "ZAR").await;
+    let twins: Vec<_> = apis
+        .iter()
+        .map(|api| {
+            let api = api.clone();
+            tokio::spawn(async move { api.withdraw(100, "ZAR", "twin").await })
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for twin in twins {
+        let reply = twin.await.unwrap();
+        match (reply.status, reply.code(), reply.replayed) {
+            (200, _, false) => ran.push(reply.id()),
+            (200, _, true) | (409, "idempotency_in_progress", _) => {}
+            other => panic!("unexpected answer {other:?}: {}", reply.body),
+        }
+    }
+    assert_eq!(ran.len(), 1, "the key ran once: {ran:?}");
+    assert_eq!(apis[0].balance("ZAR").await, (0, 0, 5_100));
     cluster.assert_verified();
 }
 
