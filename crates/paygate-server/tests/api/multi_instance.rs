@@ -224,6 +224,28 @@ async fn two_hundred_concurrent_withdrawals_over_three_instances_accept_exactly_
     }
     assert_eq!(ran.len(), 1, "the key ran once: {ran:?}");
     assert_eq!(apis[0].balance("ZAR").await, (0, 0, 5_100));
+
+    // Approved on one instance and rejected on another at the same moment:
+    // one decision stands, and the reserved funds move once.
+    let decide = |n: usize, verb: &'static str| {
+        let api = apis[n].clone();
+        let path = format!("/v1/withdrawal-requests/{}/{verb}", ran[0]);
+        tokio::spawn(async move { api.post(&path, json!({})).await })
+    };
+    let (approve, reject) = (decide(0, "approve"), decide(2, "reject"));
+    let (approve, reject) = (approve.await.unwrap(), reject.await.unwrap());
+    let (available, _, reserved) = apis[1].balance("ZAR").await;
+    match (approve.status, reject.status) {
+        (200, _) => {
+            assert_eq!(reject.code(), "invalid_state", "{}", reject.body);
+            assert_eq!((available, reserved), (0, 5_000));
+        }
+        (_, 200) => {
+            assert_eq!(approve.code(), "invalid_state", "{}", approve.body);
+            assert_eq!((available, reserved), (100, 5_000));
+        }
+        other => panic!("neither decision stood: {other:?} {} {}", approve.body, reject.body),
+    }
     cluster.assert_verified();
 }
 
