@@ -4,7 +4,7 @@
 # database and one Redis: each instance a `paygate serve` process (release
 # build), the clients spread round-robin over them
 # (crates/paygate-server/examples/money_bench.rs --urls).
-# Usage: bench/instances.sh [--clients 32] [--secs 10]
+# Usage: bench/instances.sh [--clients 32] [--secs 10] [--profile release|dev]
 # Needs PostgreSQL (BENCH_DATABASE_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres, with psql) and Redis
 # (BENCH_REDIS_URL, default redis://127.0.0.1:6379).
@@ -12,14 +12,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-clients=32 secs=10
+clients=32 secs=10 profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --clients) clients="$2"; shift 2 ;;
     --secs) secs="$2"; shift 2 ;;
-    *) echo "usage: bench/instances.sh [--clients N] [--secs S]" >&2; exit 2 ;;
+    --profile) profile="$2"; shift 2 ;;
+    *) echo "usage: bench/instances.sh [--clients N] [--secs S] [--profile release|dev]" >&2; exit 2 ;;
   esac
 done
+case "$profile" in
+  release) profile_dir=release ;;
+  dev) profile_dir=debug ;;
+  *) echo "--profile is release or dev" >&2; exit 2 ;;
+esac
 admin_url="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 work="$(mktemp -d)"
@@ -46,9 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --quiet --release -p paygate-server --bin paygate --example money_bench >&2
-paygate="$CARGO_TARGET_DIR/release/paygate"
-bench="$CARGO_TARGET_DIR/release/examples/money_bench"
+cargo build --quiet --profile "$profile" -p paygate-server --bin paygate --example money_bench >&2
+paygate="$CARGO_TARGET_DIR/$profile_dir/paygate"
+bench="$CARGO_TARGET_DIR/$profile_dir/examples/money_bench"
 master_key="$(openssl rand -hex 32)"
 field() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p"; }
 
@@ -106,7 +112,7 @@ done
 cat <<EOF
 ## Payment creation on one, two and three instances (PostgreSQL and Redis)
 
-Command: \`bench/instances.sh --clients $clients --secs $secs\` (release build;
+Command: \`bench/instances.sh --clients $clients --secs $secs --profile $profile\` ($profile build;
 each instance a \`paygate serve\` process on loopback with TLS, rate limits
 off; $clients keep-alive clients spread round-robin over the instances, each
 \`POST /v1/payments\` authenticated by API key, idempotent, paid by test card
