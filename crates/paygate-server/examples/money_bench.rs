@@ -5,7 +5,13 @@
 //! authenticated, idempotent, with its ledger entries and outbox events, and
 //! acknowledged only after its group commit is on disk. With `--urls`, it
 //! drives servers already running instead (`bench/instances.sh`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -193,7 +199,15 @@ async fn drive(base_urls: &[String], key: &str, pem: &[u8], clients: u64, secs: 
                         let _ = r.bytes().await;
                         latencies.push(t.elapsed());
                     }
-                    _ => errors += 1,
+                    Ok(r) => {
+                        errors += 1;
+                        let status = r.status();
+                        eprintln!("error: {status} {}", r.text().await.unwrap_or_default());
+                    }
+                    Err(err) => {
+                        errors += 1;
+                        eprintln!("error: {err}");
+                    }
                 }
                 i += 1;
             }
