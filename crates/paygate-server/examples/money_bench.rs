@@ -3,8 +3,15 @@
 //! one transaction per row), then `POST /v1/payments` over TLS from N
 //! concurrent clients against an in-process server on loopback, each request
 //! authenticated, idempotent, with its ledger entries and outbox events, and
-//! acknowledged only after its group commit is on disk.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+//! acknowledged only after its group commit is on disk. With `--urls`, it
+//! drives servers already running instead (`bench/instances.sh`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -16,13 +23,16 @@ use paygate_server::serve::{self, ServeOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions as _, Connection as _};
 
-fn arg(name: &str, default: u64) -> u64 {
+fn arg_text(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .cloned()
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    arg_text(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 async fn sqlite_single_row_commits(dir: &std::path::Path, secs: u64) -> f64 {
@@ -63,6 +73,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn main() {
     let clients = arg("--clients", 32);
     let secs = arg("--secs", 10);
+    if let Some(urls) = arg_text("--urls") {
+        return drive_running_servers(&urls, clients, secs).await;
+    }
     let dir = tempfile::tempdir().unwrap();
 
     let sqlite_rate = sqlite_single_row_commits(dir.path(), secs.min(5)).await;
@@ -89,13 +102,76 @@ async fn main() {
     .unwrap();
     let key = running.sandbox.as_ref().unwrap().key.expose().to_owned();
     let pem = std::fs::read(&running.certificate.as_ref().unwrap().path).unwrap();
-    let url = format!("https://localhost:{}/v1/payments", running.local_addr.port());
+    let url = format!("https://localhost:{}", running.local_addr.port());
+    let load = drive(&[url], &key, &pem, clients, secs).await;
+    let report = paygate_server::ledger::verify(running.state.store()).await.unwrap();
+    running.shutdown().await;
 
+    println!("| single-row durable SQLite commits (WAL, synchronous=FULL), 1 writer | {sqlite_rate:.0}/s |");
+    println!(
+        "| durable payment creation (TLS, auth, idempotency, ledger, outbox; group commit), {clients} clients | {:.0}/s; p50 {:.1} ms, p99 {:.1} ms; {} payments, {} errors |",
+        load.rate(),
+        load.percentile(0.50),
+        load.percentile(0.99),
+        load.latencies.len(),
+        load.errors
+    );
+    println!(
+        "| ratio payment creation / single-row commits | {:.2}x |",
+        load.rate() / sqlite_rate
+    );
+    println!(
+        "| ledger verify after the run | {} |",
+        if report.is_clean() { "clean" } else { "NOT CLEAN" }
+    );
+}
+
+/// Drives servers already running (`--urls a,b,c --ca PEM --key KEY
+/// --label TEXT`, as `bench/instances.sh` starts them) and prints one
+/// Markdown row: label, payments per second, p50, p99, count, errors.
+async fn drive_running_servers(urls: &str, clients: u64, secs: u64) {
+    let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
+    let pem = std::fs::read(arg_text("--ca").expect("--ca")).unwrap();
+    let key = arg_text("--key").expect("--key");
+    let label = arg_text("--label").unwrap_or_else(|| format!("{} instances", urls.len()));
+    let load = drive(&urls, &key, &pem, clients, secs).await;
+    println!(
+        "| {label} | {:.0} | {:.1} | {:.1} | {} | {} |",
+        load.rate(),
+        load.percentile(0.50),
+        load.percentile(0.99),
+        load.latencies.len(),
+        load.errors
+    );
+}
+
+/// What a load run measured.
+struct Load {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: f64,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        percentile(&self.latencies, p)
+    }
+}
+
+/// `POST /v1/payments` from `clients` keep-alive clients for `secs`, client
+/// `c` speaking to `base_urls[c % n]` (several instances behind a
+/// round-robin balancer), trusting `pem`.
+async fn drive(base_urls: &[String], key: &str, pem: &[u8], clients: u64, secs: u64) -> Load {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (key, pem, url) = (key.clone(), pem.clone(), url.clone());
+        let url = format!("{}/v1/payments", base_urls[c as usize % base_urls.len()]);
+        let (key, pem) = (key.to_owned(), pem.to_vec());
         tasks.push(tokio::spawn(async move {
             let mut builder = reqwest::Client::builder().use_rustls_tls();
             for cert in reqwest::Certificate::from_pem_bundle(&pem).unwrap() {
@@ -123,7 +199,15 @@ async fn main() {
                         let _ = r.bytes().await;
                         latencies.push(t.elapsed());
                     }
-                    _ => errors += 1,
+                    Ok(r) => {
+                        errors += 1;
+                        let status = r.status();
+                        eprintln!("error: {status} {}", r.text().await.unwrap_or_default());
+                    }
+                    Err(err) => {
+                        errors += 1;
+                        eprintln!("error: {err}");
+                    }
                 }
                 i += 1;
             }
@@ -137,25 +221,10 @@ async fn main() {
         latencies.extend(l);
         errors += e;
     }
-    let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let rate = latencies.len() as f64 / elapsed;
-    let report = paygate_server::ledger::verify(running.state.store()).await.unwrap();
-    running.shutdown().await;
-
-    println!("| single-row durable SQLite commits (WAL, synchronous=FULL), 1 writer | {sqlite_rate:.0}/s |");
-    println!(
-        "| durable payment creation (TLS, auth, idempotency, ledger, outbox; group commit), {clients} clients | {rate:.0}/s; p50 {:.1} ms, p99 {:.1} ms; {} payments, {errors} errors |",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        latencies.len()
-    );
-    println!(
-        "| ratio payment creation / single-row commits | {:.2}x |",
-        rate / sqlite_rate
-    );
-    println!(
-        "| ledger verify after the run | {} |",
-        if report.is_clean() { "clean" } else { "NOT CLEAN" }
-    );
+    Load {
+        latencies,
+        errors,
+        elapsed: started.elapsed().as_secs_f64(),
+    }
 }

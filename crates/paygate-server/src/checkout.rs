@@ -330,8 +330,10 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
     }
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
-    // Re-read under the writer's turn: two pay calls cannot both pass.
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM checkout_sessions WHERE id = $1"))
+    // Re-read under the writer's turn (SQLite) or the row's lock (PostgreSQL,
+    // where instances write at once): two pay calls cannot both pass.
+    let lock = crate::store::lock_rows(tx.conn(), crate::store::RowLock::Wait);
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM checkout_sessions WHERE id = $1{lock}"))
         .bind(&session.id)
         .fetch_one(tx.conn())
         .await?;

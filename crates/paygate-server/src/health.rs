@@ -1,4 +1,6 @@
-//! `/healthz` (the process is up) and `/readyz` (the store answers).
+//! `/healthz` (the process is up) and `/readyz` (the store answers, and
+//! Redis too when `redis_url` names one: an instance that cannot reach it
+//! refuses limited requests, so a load balancer should pass it by).
 
 use axum::extract::State;
 use http::StatusCode;
@@ -16,7 +18,7 @@ pub async fn healthz() -> ApiJson<Health> {
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) {
-    if state.store().ping().await {
+    if state.store().ping().await && state.auth().limiter().ready().await.is_ok() {
         (
             StatusCode::OK,
             ApiJson(Health {

@@ -5,6 +5,9 @@
 //! with `Idempotent-Replayed: true`; the same key with another path or body
 //! is `422 idempotency_key_reused`; while the first runs, `409
 //! idempotency_in_progress`. Requests refused before they run store nothing.
+//! Instances sharing a database share the records: a request that finds,
+//! once its own run is rolled back, that another instance ran the key first
+//! answers with that run's response, replayed.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -173,7 +176,8 @@ where
     let env = caller.env;
     let retention = i64::try_from(state.config().idempotency.retention_secs).unwrap_or(i64::MAX);
     let app = state.clone();
-    let body = state
+    let asked = key.clone();
+    let written = state
         .store()
         .write(move |conn: &mut AnyConnection| {
             Box::pin(async move {
@@ -191,14 +195,25 @@ where
                 };
                 if !insert(conn, &record).await? {
                     // Another instance committed this key first: its effect
-                    // stands and this one rolls back; a retry replays it.
+                    // stands, this one rolls back and replays it (below).
                     return Err(ApiError::new(ErrorCode::IdempotencyInProgress));
                 }
                 Ok::<_, ApiError>(body)
             })
         })
-        .await?;
-    respond(StatusCode::OK, body, false)
+        .await;
+    match written {
+        Ok(body) => respond(StatusCode::OK, body, false),
+        Err(err) => {
+            // Another instance may have run this key meanwhile (its commit is
+            // what this one waited for, say, on a balance): its answer is the
+            // key's answer, not this run's refusal.
+            match lookup(state.store(), &caller.merchant_id, caller.env, &asked.key, now).await? {
+                Some(stored) => replay(state, &asked, stored),
+                None => Err(err),
+            }
+        }
+    }
 }
 
 fn body_of<T: Serialize>(value: &T) -> ApiResult<Vec<u8>> {

@@ -113,7 +113,7 @@ pub async fn post(
     let names: Vec<String> = (0..entries.len()).map(|i| format!("${}", 4 + 2 * i)).collect();
     let sql = format!(
         "UPDATE ledger_balances SET amount = amount + CASE account {} END \
-         WHERE merchant_id = $1 AND env = $2 AND currency = $3 AND account IN ({})",
+         WHERE merchant_id = $1 AND env = $2 AND currency = $3 AND account IN ({}) RETURNING account",
         cases.join(" "),
         names.join(", ")
     );
@@ -124,16 +124,26 @@ pub async fn post(
     for (account, amount) in entries {
         update = update.bind(account.as_str()).bind(*amount);
     }
-    let updated = update.execute(&mut *conn).await?.rows_affected();
-    if updated < entries.len() as u64 {
+    let updated: Vec<String> = update
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("account"))
+        .collect::<Result<_, _>>()?;
+    if updated.len() < entries.len() {
         // First movement of some account: the ones that existed were just
         // updated; the others start at this entry's amount. (Inserting the
-        // delta keeps the no-negative CHECK meaningful for new accounts.)
-        for (account, amount) in entries {
+        // delta keeps the no-negative CHECK meaningful for new accounts.) On
+        // PostgreSQL another instance may create the same account at the
+        // same moment: the insert then waits for it and adds to its row.
+        for (account, amount) in entries
+            .iter()
+            .filter(|(account, _)| !updated.iter().any(|u| u == account.as_str()))
+        {
             sqlx::query(
                 "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) \
-                 SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM ledger_balances \
-                 WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4)",
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, env, account, currency) \
+                 DO UPDATE SET amount = ledger_balances.amount + excluded.amount",
             )
             .bind(merchant.as_str())
             .bind(env.as_str())
@@ -148,7 +158,9 @@ pub async fn post(
 }
 
 /// One account's balance, read inside the caller's transaction (so a
-/// withdrawal sees every write committed or batched before it).
+/// withdrawal sees every write committed or batched before it) and locked
+/// until it ends, so a withdrawal on another instance waits for it rather
+/// than reading the same funds.
 pub async fn balance(
     conn: &mut AnyConnection,
     merchant: &MerchantId,
@@ -156,15 +168,17 @@ pub async fn balance(
     account: Account,
     currency: Currency,
 ) -> StoreResult<i64> {
-    let row = sqlx::query(
-        "SELECT amount FROM ledger_balances WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4",
-    )
-    .bind(merchant.as_str())
-    .bind(env.as_str())
-    .bind(account.as_str())
-    .bind(currency.as_str())
-    .fetch_optional(conn)
-    .await?;
+    let sql = format!(
+        "SELECT amount FROM ledger_balances WHERE merchant_id = $1 AND env = $2 AND account = $3 AND currency = $4{}",
+        crate::store::lock_rows(conn, crate::store::RowLock::Wait)
+    );
+    let row = sqlx::query(&sql)
+        .bind(merchant.as_str())
+        .bind(env.as_str())
+        .bind(account.as_str())
+        .bind(currency.as_str())
+        .fetch_optional(conn)
+        .await?;
     Ok(match row {
         Some(row) => row.try_get("amount")?,
         None => 0,

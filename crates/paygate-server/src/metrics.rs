@@ -70,10 +70,17 @@ pub async fn bind_admin(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `/metrics` until `shutdown` turns true.
+/// Serves `/metrics`, and `/healthz` and `/readyz` for load balancers and
+/// supervisors (which reach them here over plain HTTP even when the API
+/// listener only answers a TLS-terminating proxy), until `shutdown` turns
+/// true.
 pub async fn serve_admin(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
     let _ = handle();
-    let app = Router::new().route("/metrics", get(render)).with_state(state);
+    let app = Router::new()
+        .route("/metrics", get(render))
+        .route("/healthz", get(crate::health::healthz))
+        .route("/readyz", get(crate::health::readyz))
+        .with_state(state);
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;

@@ -26,7 +26,7 @@ use crate::http::{ApiError, ApiJson, ApiResult};
 use crate::idempotency::{self, BodylessKey, IdempotentJson};
 use crate::keyset::{self, Listed};
 use crate::ledger::{self, Account};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{lock_rows, RowLock, Store, StoreError, StoreResult};
 use crate::{ids, outbox, wallets};
 
 /// An unpaid payment expires this long after creation.
@@ -280,13 +280,17 @@ impl Record {
     }
 }
 
+/// One payment; with `lock` (from [`lock_rows`]) its row stays locked until
+/// the caller's transaction ends, so instances never both move a payment on
+/// from the same state.
 async fn load(
     conn: &mut AnyConnection,
     merchant: &MerchantId,
     env: Environment,
     id: &str,
+    lock: &'static str,
 ) -> StoreResult<Option<Record>> {
-    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2 AND env = $3");
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1 AND merchant_id = $2 AND env = $3{lock}");
     let row = sqlx::query(&sql)
         .bind(id)
         .bind(merchant.as_str())
@@ -296,8 +300,15 @@ async fn load(
     row.as_ref().map(record_from_row).transpose()
 }
 
-async fn load_or_404(conn: &mut AnyConnection, merchant: &MerchantId, env: Environment, id: &str) -> ApiResult<Record> {
-    load(conn, merchant, env, id)
+/// One payment to change: locked (see [`load`]), or 404.
+async fn load_for_change(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+) -> ApiResult<Record> {
+    let lock = lock_rows(conn, RowLock::Wait);
+    load(conn, merchant, env, id, lock)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
 }
@@ -358,7 +369,7 @@ pub async fn receive(
     amount: i64,
     now: i64,
 ) -> ApiResult<()> {
-    let mut record = load_or_404(&mut *conn, merchant, env, id).await?;
+    let mut record = load_for_change(&mut *conn, merchant, env, id).await?;
     expire_if_due(&mut *conn, merchant, &mut record, now).await?;
     record.amount_received = record.amount_received.saturating_add(amount);
     let open = matches!(record.status.as_str(), "requires_payment" | "processing");
@@ -486,7 +497,7 @@ pub(crate) async fn find(
     env: Environment,
     id: &str,
 ) -> ApiResult<Option<Payment>> {
-    Ok(load(conn, merchant, env, id).await?.map(|record| record.to_api()))
+    Ok(load(conn, merchant, env, id, "").await?.map(|record| record.to_api()))
 }
 
 /// Validates and creates a payment inside the caller's transaction, for a
@@ -534,7 +545,9 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
 /// payment past its expiry as payable: it is expired first.
 pub async fn find_payment(state: &AppState, merchant: &MerchantId, env: Environment, id: String) -> ApiResult<Payment> {
     let mut conn = state.store().pool().acquire().await?;
-    let record = load_or_404(&mut conn, merchant, env, &id).await?;
+    let record = load(&mut conn, merchant, env, &id, "")
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     drop(conn);
     if record.status == "requires_payment" && state.now() >= record.expires_at {
         let (merchant, now) = (merchant.clone(), state.now());
@@ -542,7 +555,7 @@ pub async fn find_payment(state: &AppState, merchant: &MerchantId, env: Environm
             .store()
             .write(move |conn: &mut AnyConnection| {
                 Box::pin(async move {
-                    let mut record = load_or_404(&mut *conn, &merchant, env, &id).await?;
+                    let mut record = load_for_change(&mut *conn, &merchant, env, &id).await?;
                     expire_if_due(&mut *conn, &merchant, &mut record, now).await?;
                     Ok::<_, ApiError>(record.to_api())
                 })
@@ -593,7 +606,7 @@ pub async fn cancel(
     let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
         Box::pin(async move {
-            let mut record = load_or_404(&mut *conn, &merchant, env, &id).await?;
+            let mut record = load_for_change(&mut *conn, &merchant, env, &id).await?;
             if record.status != "requires_payment" || now >= record.expires_at {
                 let status = if record.status == "requires_payment" {
                     "expired"
@@ -616,8 +629,10 @@ pub async fn expire_due(store: &Store, now: i64) -> ApiResult<u64> {
     store
         .write(move |conn: &mut AnyConnection| {
             Box::pin(async move {
+                // Payments another instance is changing are left to it.
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM payments WHERE status = 'requires_payment' AND expires_at <= $1 LIMIT 500"
+                    "SELECT {COLUMNS} FROM payments WHERE status = 'requires_payment' AND expires_at <= $1 LIMIT 500{}",
+                    lock_rows(conn, RowLock::SkipLocked)
                 );
                 let rows = sqlx::query(&sql).bind(now).fetch_all(&mut *conn).await?;
                 let mut expired = 0;

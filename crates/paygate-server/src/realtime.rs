@@ -3,9 +3,13 @@
 //! deliver) as they are committed.
 //!
 //! A pump tails the outbox table and broadcasts each new event to this
-//! instance's sockets. A lockdown's or suspension's alert closes the
+//! instance's sockets; a lockdown's or suspension's alert closes the
 //! sockets of that merchant and environment. Every instance tails the shared database, so an event
-//! made on one instance reaches sockets held by any other.
+//! made on one instance reaches sockets held by any other: the database is
+//! the fan-out, within one poll (100 ms) of the commit. Events that commit
+//! out of order are caught by [`tail`].
+
+mod tail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,8 +76,8 @@ impl RealtimeHub {
 /// Tails the outbox from its current end and broadcasts what is new, until
 /// `shutdown` turns true.
 pub async fn run_pump(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut last_seq = match latest_seq(state.store()).await {
-        Ok(seq) => seq,
+    let mut tail = match latest_seq(state.store()).await {
+        Ok(seq) => tail::Tail::after(seq),
         Err(err) => {
             tracing::error!(error = %err, "realtime pump could not start");
             return;
@@ -85,10 +89,14 @@ pub async fn run_pump(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = state.realtime().wake.notified() => {}
             _ = shutdown.changed() => return,
         }
-        match events_after(state.store(), last_seq).await {
+        let awaited = tail.awaited(std::time::Instant::now());
+        match events_after(state.store(), tail.high(), &awaited).await {
             Ok(events) => {
                 for (seq, event) in events {
-                    last_seq = seq;
+                    if !tail.is_unseen(seq) {
+                        continue;
+                    }
+                    tail.pushed(seq, std::time::Instant::now());
                     // No receiver is fine: nobody is listening.
                     let _ = state.realtime().sender.send(Arc::new(event));
                 }
@@ -105,11 +113,24 @@ async fn latest_seq(store: &Store) -> StoreResult<i64> {
     Ok(row.try_get("seq")?)
 }
 
-async fn events_after(store: &Store, seq: i64) -> StoreResult<Vec<(i64, Pushed)>> {
-    let rows = sqlx::query("SELECT seq, merchant_id, env, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT 500")
-        .bind(seq)
-        .fetch_all(store.pool())
-        .await?;
+/// Events numbered above `high` (at most 500), and those of `awaited` that
+/// have committed since, in number order.
+async fn events_after(store: &Store, high: i64, awaited: &[i64]) -> StoreResult<Vec<(i64, Pushed)>> {
+    let late: Vec<String> = (0..awaited.len()).map(|i| format!("${}", i + 2)).collect();
+    let late = if late.is_empty() {
+        String::new()
+    } else {
+        format!(" OR seq IN ({})", late.join(", "))
+    };
+    let sql = format!(
+        "SELECT seq, merchant_id, env, payload FROM events WHERE seq > $1{late} ORDER BY seq LIMIT {}",
+        500 + awaited.len()
+    );
+    let mut query = sqlx::query(&sql).bind(high);
+    for seq in awaited {
+        query = query.bind(*seq);
+    }
+    let rows = query.fetch_all(store.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let payload: String = row.try_get("payload")?;

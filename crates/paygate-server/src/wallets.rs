@@ -98,15 +98,20 @@ struct WalletRow {
     next_index: i64,
 }
 
+/// The merchant's wallet, locked until the caller's transaction ends on
+/// PostgreSQL, so instances deriving addresses at once take turns on its
+/// next index.
 async fn wallet_row(conn: &mut AnyConnection, merchant: &MerchantId, env: Environment) -> ApiResult<Option<WalletRow>> {
-    let row = sqlx::query(
-        "SELECT xpub, sandbox, next_index FROM wallets WHERE merchant_id = $1 AND env = $2 AND network = $3",
-    )
-    .bind(merchant.as_str())
-    .bind(env.as_str())
-    .bind(NETWORK)
-    .fetch_optional(conn)
-    .await?;
+    let sql = format!(
+        "SELECT xpub, sandbox, next_index FROM wallets WHERE merchant_id = $1 AND env = $2 AND network = $3{}",
+        crate::store::lock_rows(conn, crate::store::RowLock::Wait)
+    );
+    let row = sqlx::query(&sql)
+        .bind(merchant.as_str())
+        .bind(env.as_str())
+        .bind(NETWORK)
+        .fetch_optional(conn)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let sandbox: i64 = row.try_get("sandbox")?;
     Ok(Some(WalletRow {

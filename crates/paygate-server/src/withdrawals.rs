@@ -28,7 +28,7 @@ use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
 use crate::idempotency::{self, BodylessKey, IdempotentJson};
 use crate::keyset::{self, Listed};
 use crate::ledger::{self, Account};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
 use crate::{ids, outbox, wallets};
 
 const COLUMNS: &str =
@@ -137,8 +137,17 @@ impl Record {
     }
 }
 
-async fn load_or_404(conn: &mut AnyConnection, merchant: &MerchantId, env: Environment, id: &str) -> ApiResult<Record> {
-    let sql = format!("SELECT {COLUMNS} FROM withdrawals WHERE id = $1 AND merchant_id = $2 AND env = $3");
+/// One withdrawal, or 404; with `lock` (from [`lock_rows`]) its row stays
+/// locked until the caller's transaction ends, so two instances never both
+/// approve or reject it.
+async fn load_or_404(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    lock: &'static str,
+) -> ApiResult<Record> {
+    let sql = format!("SELECT {COLUMNS} FROM withdrawals WHERE id = $1 AND merchant_id = $2 AND env = $3{lock}");
     let row = sqlx::query(&sql)
         .bind(id)
         .bind(merchant.as_str())
@@ -316,7 +325,8 @@ pub async fn decide_in(
     actor: &Actor,
     now: i64,
 ) -> ApiResult<Withdrawal> {
-    let mut record = load_or_404(&mut *conn, merchant, env, id).await?;
+    let lock = lock_rows(conn, RowLock::Wait);
+    let mut record = load_or_404(&mut *conn, merchant, env, id, lock).await?;
     if record.status != "pending_approval" {
         return Err(ApiError::new(ErrorCode::InvalidState).with_detail(format!(
             "A withdrawal that is {} cannot be approved or rejected.",
@@ -400,7 +410,7 @@ pub async fn get(
 ) -> ApiResult<ApiJson<Withdrawal>> {
     caller.require(Scope::PaymentsRead)?;
     let mut conn = state.store().pool().acquire().await?;
-    let record = load_or_404(&mut conn, &caller.merchant_id, caller.env, &id).await?;
+    let record = load_or_404(&mut conn, &caller.merchant_id, caller.env, &id, "").await?;
     Ok(ApiJson(record.to_api()?))
 }
 

@@ -95,6 +95,12 @@ pub trait Limiter: Send + Sync + 'static {
     /// Gives back entries of an accepted decision whose request was refused
     /// afterwards by another limit.
     fn release<'a>(&'a self, tickets: &'a [Ticket]) -> LimitFuture<'a, ()>;
+
+    /// Whether the limiter can decide now (for `/readyz`): always in
+    /// process; Redis answers a `PING`.
+    fn ready(&self) -> LimitFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The limiter and replay guard `config` asks for: Redis when `redis_url`

@@ -156,4 +156,15 @@ impl Limiter for RedisLimiter {
     fn release<'a>(&'a self, tickets: &'a [Ticket]) -> LimitFuture<'a, ()> {
         Box::pin(self.give_back(tickets))
     }
+
+    fn ready(&self) -> LimitFuture<'_, ()> {
+        Box::pin(async {
+            let mut connection = self.connection().await?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(unavailable)
+        })
+    }
 }

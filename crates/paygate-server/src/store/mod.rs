@@ -162,6 +162,27 @@ impl Store {
     }
 }
 
+/// How a `SELECT` locks the rows it reads on PostgreSQL, where instances
+/// write concurrently.
+#[derive(Debug, Clone, Copy)]
+pub enum RowLock {
+    /// Until the transaction ends: a writer on another instance waits, then
+    /// sees the committed value.
+    Wait,
+    /// Rows another transaction has locked are passed over, not waited for.
+    SkipLocked,
+}
+
+/// The clause that takes `lock` on PostgreSQL; nothing on SQLite, whose
+/// single writer already holds the whole database.
+pub fn lock_rows(conn: &AnyConnection, lock: RowLock) -> &'static str {
+    match (conn.backend_name() == "PostgreSQL", lock) {
+        (false, _) => "",
+        (true, RowLock::Wait) => " FOR UPDATE",
+        (true, RowLock::SkipLocked) => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
 async fn store_migrate(store: &Store) -> StoreResult<()> {
     match store.backend {
         Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&store.pool).await?,

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row as _};
 
 use crate::crypto::Sealed;
 use crate::http::list::{Page, SortValue};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -245,12 +245,16 @@ pub struct PendingEvent {
     pub event_type: String,
 }
 
+/// Up to `limit` events nobody has planned, oldest first. On PostgreSQL
+/// they stay locked until the caller's transaction ends and events another
+/// instance's worker is planning are passed over, so workers plan disjoint
+/// batches instead of queueing behind each other.
 pub async fn undispatched_events(conn: &mut AnyConnection, limit: i64) -> StoreResult<Vec<PendingEvent>> {
-    let rows =
-        sqlx::query("SELECT id, merchant_id, env, type FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT $1")
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
+    let sql = format!(
+        "SELECT id, merchant_id, env, type FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT $1{}",
+        lock_rows(conn, RowLock::SkipLocked)
+    );
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
     rows.iter()
         .map(|row| {
             Ok(PendingEvent {
@@ -393,10 +397,13 @@ pub async fn due_endpoints(conn: &mut AnyConnection, now: i64, limit: i64) -> St
 }
 
 /// Leases up to `limit` of an endpoint's due deliveries to `token` until
-/// `lease_until`, oldest first. Suspended merchants' deliveries wait. The
-/// outer predicate re-checks the lease, so two workers on PostgreSQL (READ
-/// COMMITTED re-evaluates it) never both win a row; `FOR UPDATE SKIP
-/// LOCKED` in the inner select there would only spare them the wait.
+/// `lease_until`, oldest first. Suspended merchants' deliveries wait. On
+/// PostgreSQL, where workers of several instances claim at once, the inner
+/// select takes `FOR UPDATE SKIP LOCKED`: rows another worker is claiming
+/// are passed over rather than waited for, and the outer predicate re-checks
+/// the lease (READ COMMITTED re-evaluates it on the latest row), so two
+/// workers never both win a row. A lease that runs out (its instance died)
+/// makes the row claimable again.
 pub async fn claim_for_endpoint(
     conn: &mut AnyConnection,
     token: &str,
@@ -405,21 +412,23 @@ pub async fn claim_for_endpoint(
     lease_until: i64,
     limit: i64,
 ) -> StoreResult<u64> {
-    let claimed = sqlx::query(
+    let sql = format!(
         "UPDATE webhook_deliveries SET lease_token = $1, lease_until = $2 \
          WHERE (lease_until IS NULL OR lease_until < $3) AND id IN (SELECT id FROM webhook_deliveries \
            WHERE endpoint_id = $4 AND status = 'pending' AND next_attempt_at <= $3 \
            AND (lease_until IS NULL OR lease_until < $3) \
            AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active') \
-           ORDER BY next_attempt_at LIMIT $5)",
-    )
-    .bind(token)
-    .bind(lease_until)
-    .bind(now)
-    .bind(endpoint_id)
-    .bind(limit)
-    .execute(conn)
-    .await?;
+           ORDER BY next_attempt_at LIMIT $5{})",
+        lock_rows(conn, RowLock::SkipLocked)
+    );
+    let claimed = sqlx::query(&sql)
+        .bind(token)
+        .bind(lease_until)
+        .bind(now)
+        .bind(endpoint_id)
+        .bind(limit)
+        .execute(conn)
+        .await?;
     Ok(claimed.rows_affected())
 }
 

@@ -69,18 +69,19 @@ pub async fn create_key(app: &TestApp, body: Value) -> Value {
 /// The in-process limiter always; Redis too when the environment names one.
 pub fn backends() -> Vec<Option<String>> {
     let mut backends = vec![None];
-    if let Ok(url) = std::env::var("PAYGATE_TEST_REDIS_URL") {
-        if !url.is_empty() {
-            backends.push(Some(url));
-        }
-    }
+    backends.extend(crate::support::test_redis().map(|(url, _)| Some(url)));
     backends
 }
 
-/// A fresh key prefix, so tests sharing a Redis never share a counter.
+/// The backend asked for: in process (`None`, even when the environment
+/// names a Redis) or that Redis under a fresh key prefix, so tests sharing a
+/// Redis never share a counter.
 pub fn use_backend(config: &mut paygate_server::config::Config, redis: &Option<String>) {
-    if let Some(url) = redis {
-        config.redis_url.clone_from(url);
-        config.redis_key_prefix = format!("paygate-test:{}:", uuid::Uuid::new_v4());
+    match redis {
+        Some(url) => {
+            config.redis_url.clone_from(url);
+            config.redis_key_prefix = format!("paygate-test:{}:", uuid::Uuid::new_v4());
+        }
+        None => config.redis_url.clear(),
     }
 }

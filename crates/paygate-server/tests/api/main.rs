@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_helpers;
+mod cluster;
 mod money_support;
 mod support;
 
@@ -21,6 +22,7 @@ mod leaked_keys;
 mod ledger_property;
 mod lists;
 mod metrics;
+mod multi_instance;
 mod operations;
 mod payments;
 mod rate_limits;

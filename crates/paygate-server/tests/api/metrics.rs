@@ -51,3 +51,16 @@ async fn metrics_count_requests_errors_and_auth_failures_on_the_admin_port_only(
     let on_api_port = http.get(app.url("/metrics")).send().await.expect("req");
     assert_eq!(on_api_port.status(), 404, "metrics are not served on the API port");
 }
+
+#[tokio::test]
+async fn health_checks_answer_on_the_admin_port_too() {
+    let app = spawn_app().await;
+    for (path, status) in [("healthz", "ok"), ("readyz", "ready")] {
+        let response = reqwest::get(format!("http://{}/{path}", app.running.admin_addr))
+            .await
+            .expect("admin listener answers");
+        assert_eq!(response.status(), 200, "{path}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["status"], status, "{path}");
+    }
+}

@@ -173,9 +173,10 @@ pub async fn live_api(app: &TestApp) -> Api {
     }
 }
 
-/// `paygate ledger verify` on the app's data directory: (clean, report).
-pub fn ledger_verify(data_dir: &std::path::Path) -> (bool, Value) {
-    let out = crate::support::paygate(data_dir, &["--json", "ledger", "verify"], &[]);
+/// `paygate ledger verify` on the app's database (SQLite in its data
+/// directory, or its PostgreSQL database): (clean, report).
+pub fn ledger_verify(app: &TestApp) -> (bool, Value) {
+    let out = app.cli(&["--json", "ledger", "verify"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.success() && report["ok"] == true, report)
 }

@@ -64,7 +64,7 @@ async fn test_cards_succeed_decline_or_lack_funds_and_only_success_credits() {
     assert_eq!(types.iter().filter(|t| **t == "payment.created").count(), 3);
     assert_eq!(types.iter().filter(|t| **t == "payment.succeeded").count(), 1);
     assert_eq!(types.iter().filter(|t| **t == "payment.failed").count(), 2);
-    assert!(ledger_verify(&app.data_dir).0);
+    assert!(ledger_verify(&app).0);
 }
 
 #[tokio::test]

@@ -307,4 +307,7 @@ async fn an_unreachable_redis_refuses_rather_than_dropping_every_limit() {
     // What is never limited still answers.
     let health = client.get(format!("{}/healthz", base(&app))).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // Not ready, so a load balancer sends traffic to an instance that is.
+    let ready = client.get(format!("{}/readyz", base(&app))).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
 }

@@ -49,6 +49,10 @@ pub async fn spawn_with_clock(clock: Arc<dyn Clock>, adjust: impl FnOnce(&mut Co
         database_url: fresh_database_url().await,
         ..Config::default()
     };
+    if let Some((url, prefix)) = test_redis() {
+        config.redis_url = url;
+        config.redis_key_prefix = prefix;
+    }
     adjust(&mut config);
     config.validate().expect("test config is valid");
     let data_dir = config.data_dir.clone();
@@ -188,6 +192,14 @@ pub async fn fresh_database_url() -> String {
     }
 }
 
+/// The Redis every app shares when `PAYGATE_TEST_REDIS_URL` names one, with
+/// a key prefix of its own, so apps never share a counter unless a test
+/// gives them the same prefix on purpose.
+pub fn test_redis() -> Option<(String, String)> {
+    let url = std::env::var("PAYGATE_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())?;
+    Some((url, format!("paygate-test:{}:", uuid::Uuid::new_v4().simple())))
+}
+
 /// [`fresh_database_url`] for synchronous tests.
 pub fn fresh_database_url_blocking() -> String {
     tokio::runtime::Builder::new_current_thread()
@@ -234,6 +246,11 @@ impl ServeProcess {
             .env_remove("PAYGATE_MASTER_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some((url, prefix)) = test_redis() {
+            command
+                .env("PAYGATE_REDIS_URL", url)
+                .env("PAYGATE_REDIS_KEY_PREFIX", prefix);
+        }
         for (k, v) in envs {
             command.env(k, v);
         }

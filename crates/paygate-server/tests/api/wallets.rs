@@ -133,5 +133,5 @@ async fn a_test_merchant_without_a_key_gets_a_sandbox_vpub_and_deposits_pay() {
             .count()
     };
     assert_eq!((count("wallet.deposit"), count("payment.succeeded")), (3, 1));
-    assert!(ledger_verify(&app.data_dir).0);
+    assert!(ledger_verify(&app).0);
 }

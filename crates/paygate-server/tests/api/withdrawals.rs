@@ -97,7 +97,7 @@ async fn reserve_then_approve_pays_and_reject_releases() {
         .map(|w| w["amount"].as_i64().unwrap())
         .collect();
     assert_eq!(amounts, [3_000, 4_000]);
-    assert!(ledger_verify(&app.data_dir).0);
+    assert!(ledger_verify(&app).0);
 }
 
 #[tokio::test]
@@ -189,7 +189,7 @@ async fn two_hundred_concurrent_withdrawals_against_funds_for_fifty() {
     }
     assert_eq!((accepted, refused), (50, 150));
     assert_eq!(api.balance("ZAR").await, (0, 0, 5_000));
-    let (clean, report) = ledger_verify(&app.data_dir);
+    let (clean, report) = ledger_verify(&app);
     assert!(clean, "{report}");
 }
 
@@ -240,5 +240,5 @@ async fn live_approval_waits_in_processing_with_the_funds_still_reserved() {
             .status,
         404
     );
-    assert!(ledger_verify(&app.data_dir).0);
+    assert!(ledger_verify(&app).0);
 }
