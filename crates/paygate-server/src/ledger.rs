@@ -107,6 +107,27 @@ pub async fn post(
     }
     insert.execute(&mut *conn).await?;
 
+    // On PostgreSQL, where instances post at once, the balance rows are
+    // locked in one order (by account name) before they change, so two
+    // postings over the same accounts never wait on each other in a cycle.
+    let lock = crate::store::lock_rows(conn, crate::store::RowLock::Wait);
+    if !lock.is_empty() {
+        let names: Vec<String> = (0..entries.len()).map(|i| format!("${}", 4 + i)).collect();
+        let sql = format!(
+            "SELECT account FROM ledger_balances WHERE merchant_id = $1 AND env = $2 AND currency = $3 \
+             AND account IN ({}) ORDER BY account{lock}",
+            names.join(", ")
+        );
+        let mut select = sqlx::query(&sql)
+            .bind(merchant.as_str())
+            .bind(env.as_str())
+            .bind(currency.as_str());
+        for (account, _) in entries {
+            select = select.bind(account.as_str());
+        }
+        select.fetch_all(&mut *conn).await?;
+    }
+
     let cases: Vec<String> = (0..entries.len())
         .map(|i| format!("WHEN ${} THEN ${}", 4 + 2 * i, 5 + 2 * i))
         .collect();
@@ -136,10 +157,12 @@ pub async fn post(
         // delta keeps the no-negative CHECK meaningful for new accounts.) On
         // PostgreSQL another instance may create the same account at the
         // same moment: the insert then waits for it and adds to its row.
-        for (account, amount) in entries
+        let mut missing: Vec<_> = entries
             .iter()
             .filter(|(account, _)| !updated.iter().any(|u| u == account.as_str()))
-        {
+            .collect();
+        missing.sort_by_key(|(account, _)| account.as_str());
+        for (account, amount) in missing {
             sqlx::query(
                 "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, env, account, currency) \

@@ -84,13 +84,32 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
-        Self::internal(err)
+        match &err {
+            crate::store::StoreError::Database(db) => Self::from_database(db, &err),
+            _ => Self::internal(err),
+        }
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::internal(err)
+        Self::from_database(&err, &err)
+    }
+}
+
+impl ApiError {
+    /// A database failure: contention between instances (PostgreSQL chose
+    /// this request as a deadlock victim, or could not serialize it) rolled
+    /// the request back whole, so it is safe to send again: `503` with
+    /// `Retry-After`. Anything else is an opaque `500`.
+    fn from_database(db: &sqlx::Error, cause: &dyn std::fmt::Display) -> Self {
+        if crate::store::is_contention(db) {
+            let mut error = Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1);
+            error.cause = Some(cause.to_string());
+            error
+        } else {
+            Self::internal(cause)
+        }
     }
 }
 

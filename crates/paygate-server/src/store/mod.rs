@@ -47,8 +47,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; taking turns here instead of
     /// inside SQLite avoids busy errors on lock upgrades.
     write_lock: Option<Arc<Mutex<()>>>,
-    /// The group-commit writer (see `writer`).
-    writer: writer::GroupWriter,
+    /// The group-commit writer (see `writer`), on SQLite only.
+    writer: Option<writer::GroupWriter>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,7 +100,7 @@ impl Store {
                 .await?;
             let write_lock = Some(Arc::new(Mutex::new(())));
             Self {
-                writer: writer::GroupWriter::start(pool.clone(), write_lock.clone()),
+                writer: Some(writer::GroupWriter::start(pool.clone(), write_lock.clone())),
                 pool,
                 backend: Backend::Sqlite,
                 write_lock,
@@ -112,7 +112,7 @@ impl Store {
                 .connect(database_url)
                 .await?;
             Self {
-                writer: writer::GroupWriter::start(pool.clone(), None),
+                writer: None,
                 pool,
                 backend: Backend::Postgres,
                 write_lock: None,
@@ -140,9 +140,14 @@ impl Store {
         Ok(WriteTx { tx, _turn: turn })
     }
 
-    /// Runs `work` in the next group commit: in its own savepoint of a
-    /// transaction shared with concurrent writes, answered only after that
-    /// transaction has committed. An `Err` rolls back this work alone.
+    /// Runs `work` and answers only after it has committed. On SQLite it
+    /// joins the next group commit: its own savepoint of a transaction shared
+    /// with concurrent writes (an `Err` rolls back this work alone). On
+    /// PostgreSQL, where several instances write at once, it runs in a
+    /// transaction of its own: a batch shared by unrelated requests would
+    /// take their row locks in an order no other instance can follow, and a
+    /// deadlock would fail them all. PostgreSQL groups concurrent commits'
+    /// WAL flushes itself.
     /// Never call it while holding a [`WriteTx`]: both take the writer's turn.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
@@ -150,7 +155,13 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> futures_util::future::BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
-        self.writer.write(work).await
+        if let Some(writer) = &self.writer {
+            return writer.write(work).await;
+        }
+        let mut tx = self.pool.begin().await.map_err(|e| E::from(StoreError::from(e)))?;
+        let value = work(&mut tx).await?;
+        tx.commit().await.map_err(|e| E::from(StoreError::from(e)))?;
+        Ok(value)
     }
 
     /// Whether the database answers (for `/readyz`).
@@ -159,6 +170,16 @@ impl Store {
             Ok(mut conn) => conn.ping().await.is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+/// Whether `err` is PostgreSQL refusing a transaction because of another
+/// one (deadlock victim `40P01`, serialization failure `40001`): the whole
+/// transaction was rolled back, so sending the request again is safe.
+pub fn is_contention(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40P01") | Some("40001")),
+        _ => false,
     }
 }
 
