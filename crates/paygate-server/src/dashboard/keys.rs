@@ -37,6 +37,8 @@ pub struct IssuedPage {
     pub frame: Frame,
     pub issued: IssuedApiKey,
     pub rolled: bool,
+    /// Issued by a lockdown, which stopped every earlier credential.
+    pub locked_down: bool,
 }
 
 fn scope_names() -> Vec<&'static str> {
@@ -138,6 +140,7 @@ pub async fn create(
         frame: viewer.frame(SECTION),
         issued,
         rolled: false,
+        locked_down: false,
     }))
 }
 
@@ -157,6 +160,7 @@ pub async fn roll(
         frame: viewer.frame(SECTION),
         issued,
         rolled: true,
+        locked_down: false,
     }))
 }
 

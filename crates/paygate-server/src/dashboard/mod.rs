@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/security/policy", post(security::save_policy))
         .route("/dashboard/security/allowlists/{id}", post(security::save_allowlist))
         .route("/dashboard/security/password", post(passwords::change))
+        .route("/dashboard/security/lockdown", post(security::lock_down))
         .route(
             "/dashboard/password/forgot",
             get(passwords::forgot_page).post(passwords::forgot),

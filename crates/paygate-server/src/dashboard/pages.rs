@@ -20,6 +20,8 @@ pub struct Frame {
     pub mode: Option<&'static str>,
     /// The page's place in the navigation (its path).
     pub section: &'static str,
+    /// Working keys of the shown environment due for rotation (a banner).
+    pub keys_due: usize,
 }
 
 impl Frame {

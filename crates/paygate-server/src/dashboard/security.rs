@@ -10,12 +10,15 @@ use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
 use paygate_proto::types::ApiKeyInfo;
 use serde::Deserialize;
 
+use super::keys::IssuedPage;
+use super::one_time::{self, Purpose};
 use super::pages::{render, Done, Frame};
 use super::session::Viewer;
 use crate::api_keys::{keys_page, set_allowlist};
 use crate::app::AppState;
 use crate::http::list::{Page, MAX_LIMIT};
 use crate::http::{ApiResult, ClientIp};
+use crate::lockdown::{lock_down as lock_down_merchant, LockdownReply};
 use crate::security_policy::{current_policy, update_policy};
 
 #[derive(Template)]
@@ -110,4 +113,32 @@ pub async fn save_allowlist(
             view(&state, &viewer, None, Some(text)).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct LockdownForm {
+    code: String,
+}
+
+/// The lockdown button (API.md section 14), behind a one-time code: every
+/// credential of the shown environment stops at once and the one new key
+/// and secret are shown this once.
+pub async fn lock_down(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    client_ip: ClientIp,
+    Form(form): Form<LockdownForm>,
+) -> ApiResult<Response> {
+    if !one_time::verify(&state, viewer.user(), Purpose::Lockdown, &form.code, client_ip.0).await? {
+        let error = "That code is not valid. Enter a current code (each works once).".to_owned();
+        return view(&state, &viewer, None, Some(error)).await;
+    }
+    let done = lock_down_merchant(&state, viewer.merchant(), viewer.env(), &viewer.actor(client_ip)).await?;
+    let reply = LockdownReply::new(viewer.env(), done);
+    Ok(render(&IssuedPage {
+        frame: viewer.frame("/dashboard/security"),
+        issued: reply.new_key,
+        rolled: false,
+        locked_down: true,
+    }))
 }

@@ -296,6 +296,9 @@ pub struct Viewer {
     pub csrf: CsrfToken,
     pub mode: Mode,
     pub signed_in: SignedIn,
+    /// How many working keys of the shown environment are due for rotation
+    /// (`auth.key_rotation_days`): every page shows a banner while any are.
+    pub keys_due: usize,
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -305,7 +308,22 @@ impl FromRequestParts<AppState> for Viewer {
         let signed_in = <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         let csrf = CsrfToken::from_request_parts(parts, state).await.map_err(|_| ToLogin)?;
         let Ok(mode) = Mode::from_request_parts(parts, state).await;
-        Ok(Viewer { csrf, mode, signed_in })
+        let due = crate::key_age::keys_due(
+            state.store(),
+            &state.config().auth,
+            &signed_in.user.merchant_id,
+            mode.0,
+            state.now(),
+        )
+        .await;
+        // The banner is advice: a failed count shows none rather than no page.
+        let keys_due = due.map(|keys| keys.len()).unwrap_or(0);
+        Ok(Viewer {
+            csrf,
+            mode,
+            signed_in,
+            keys_due,
+        })
     }
 }
 
@@ -324,7 +342,9 @@ impl Viewer {
 
     /// The frame of a page in `section`.
     pub fn frame(&self, section: &'static str) -> super::pages::Frame {
-        super::pages::Frame::signed_in(&self.csrf, &self.signed_in.user, self.mode, section)
+        let mut frame = super::pages::Frame::signed_in(&self.csrf, &self.signed_in.user, self.mode, section);
+        frame.keys_due = self.keys_due;
+        frame
     }
 
     /// This person as the actor of an audited change, from `ip`.

@@ -57,6 +57,7 @@ const DASHBOARD_AUTH_PAGES: &[&str] = &[
     "/dashboard/codes",
     "/dashboard/security/password",
     "/dashboard/security/2fa",
+    "/dashboard/security/lockdown",
 ];
 
 fn under(path: &str, prefix: &str) -> bool {

@@ -603,3 +603,80 @@ async fn an_ip_allowlist_saved_on_the_security_page_applies_to_the_next_request(
     );
     assert_eq!(updates[1]["actor"], "sec@example.com");
 }
+
+#[tokio::test]
+async fn old_keys_raise_a_banner_and_the_lockdown_button_needs_a_code_then_leaves_one_new_key() {
+    let app = spawn_with(generous_limits).await;
+    let mut browser = signed_in(&app, "ops@example.com").await;
+    let (_, old) = key_from_dashboard(&mut browser, "old").await;
+    assert_eq!(old.get("/v1/balance").await.status, 200);
+    let home = browser.get("/dashboard").await.text().await.expect("html");
+    assert!(!home.contains("rotation-due"), "no banner for a new key: {home}");
+
+    // The dashboard merchant's key, backdated past 90 days, is due.
+    let db = app.raw_db().await;
+    sqlx::query("UPDATE api_keys SET created_at = $1 WHERE merchant_id <> $2")
+        .bind(crate::auth_helpers::unix_now() - 91 * 86_400)
+        .bind(&app.merchant_id)
+        .execute(&db)
+        .await
+        .expect("backdate");
+    let home = browser.get("/dashboard").await.text().await.expect("html");
+    assert!(
+        home.contains(r#"id="rotation-due""#) && home.contains("One API key in this mode is due for rotation"),
+        "{home}"
+    );
+
+    // A wrong code changes nothing.
+    let csrf = browser.csrf("/dashboard/security").await;
+    let refused = browser
+        .post("/dashboard/security/lockdown", &[("csrf", &csrf), ("code", "000000")])
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(refused.contains("That code is not valid"), "{refused}");
+    assert_eq!(old.get("/v1/balance").await.status, 200);
+
+    // With an emailed lockdown code: the old key stops, one new key is shown once and works.
+    let code = email_me_a_code(&mut browser, "lockdown", "/dashboard/security").await;
+    let csrf = browser.csrf("/dashboard/security").await;
+    let html = browser
+        .post("/dashboard/security/lockdown", &[("csrf", &csrf), ("code", &code)])
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains(r#"id="locked-down""#), "{html}");
+    let new_key = Regex::new(r#"id="issued-key">([^<]+)<"#)
+        .expect("re")
+        .captures(&html)
+        .expect("new key")[1]
+        .to_owned();
+    let fresh = Api {
+        key: new_key,
+        secret: None,
+        ..old.clone()
+    };
+    assert_eq!(old.get("/v1/balance").await.status, 401);
+    assert_eq!(fresh.get("/v1/balance").await.status, 200);
+    let home = browser.get("/dashboard").await.text().await.expect("html");
+    assert!(
+        !home.contains("rotation-due"),
+        "the revoked key is no longer due: {home}"
+    );
+
+    // The code was single-use, and the lockdown is audited with the person as the actor.
+    let again = browser
+        .post("/dashboard/security/lockdown", &[("csrf", &csrf), ("code", &code)])
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(again.contains("That code is not valid"), "{again}");
+    let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM audit_events WHERE action = 'security.lockdown'")
+        .fetch_all(&db)
+        .await
+        .expect("audit");
+    assert_eq!(actors, vec!["ops@example.com".to_owned()]);
+}
