@@ -40,5 +40,6 @@ pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod wallets;
+pub mod watch;
 pub mod webhooks;
 pub mod withdrawals;

@@ -23,6 +23,7 @@ mod metrics;
 mod payments;
 mod rate_limits;
 mod realtime;
+mod security_alerts;
 mod signatures;
 mod slow_clients;
 mod tokens;
