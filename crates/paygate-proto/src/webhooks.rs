@@ -179,7 +179,7 @@ pub fn verify_delivery(
     tolerance_secs: i64,
 ) -> Result<(), VerifyError> {
     let ts: i64 = timestamp.parse().map_err(|_| VerifyError::Timestamp)?;
-    if (now - ts).abs() > tolerance_secs {
+    if now.abs_diff(ts) > tolerance_secs.unsigned_abs() {
         return Err(VerifyError::Timestamp);
     }
     let expected = standard_signature(secret, msg_id, ts, body);

@@ -20,6 +20,6 @@ mod client;
 mod error;
 pub mod scan;
 
-pub use client::{Client, ClientBuilder, RawResponse};
+pub use client::{decode_problem, Client, ClientBuilder, RawResponse};
 pub use error::{ApiError, Error};
 pub use paygate_proto as proto;

@@ -13,7 +13,7 @@ pub mod decisions;
 mod jwt_crypto;
 pub mod replay;
 mod services;
-pub(crate) mod signature;
+pub mod signature;
 pub mod tokens;
 
 pub use caller::{Caller, Credential};
