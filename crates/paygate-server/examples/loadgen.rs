@@ -97,7 +97,12 @@ async fn token(client: &reqwest::Client, args: &Args) -> (String, String) {
 }
 
 /// The `n`th request of the run, in the chosen mode.
-fn request(client: &reqwest::Client, args: &Args, bearer: Option<&(String, String)>, n: u64) -> reqwest::RequestBuilder {
+fn request(
+    client: &reqwest::Client,
+    args: &Args,
+    bearer: Option<&(String, String)>,
+    n: u64,
+) -> reqwest::RequestBuilder {
     match args.mode.as_str() {
         "healthz" => client.get(format!("{}/healthz", args.url)),
         "key" => client
