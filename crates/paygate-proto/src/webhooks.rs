@@ -302,6 +302,15 @@ mod tests {
     }
 
     #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let secret = WebhookSecret::generate();
+        for timestamp in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let checked = verify_delivery(&secret, "msg_1", &timestamp, "v1,AAAA", b"{}", 1_700_000_000, 300);
+            assert_eq!(checked, Err(VerifyError::Timestamp), "{timestamp}");
+        }
+    }
+
+    #[test]
     fn standard_webhooks_vectors_sign_and_verify() {
         let all = vectors();
         for v in &all.vectors {

@@ -352,8 +352,11 @@ async fn repeated_sigkill_under_mixed_writes_loses_nothing_and_delivers_every_ev
         child = restarted;
         assert!(banner["sandbox"].is_null(), "the restart finds its data");
         api = api_for(&banner, &key, &secret);
-        let acked = acked.lock().unwrap();
-        for id in &acked.payments {
+        let (payments, withdrawals, rejected) = {
+            let a = acked.lock().unwrap();
+            (a.payments.clone(), a.withdrawals.clone(), a.rejected.clone())
+        };
+        for id in &payments {
             let p = api.get(&format!("/v1/payments/{id}")).await;
             assert_eq!(
                 (p.status, p.body["status"].as_str()),
@@ -361,13 +364,16 @@ async fn repeated_sigkill_under_mixed_writes_loses_nothing_and_delivers_every_ev
                 "round {round}: {id}"
             );
         }
-        for (id, _) in &acked.withdrawals {
+        for (id, _) in &withdrawals {
             let w = api.get(&format!("/v1/withdrawal-requests/{id}")).await;
             assert_eq!(w.status, 200, "round {round}: {id}");
-            let rejected = acked.rejected.contains(id);
             assert_eq!(
                 w.body["status"].as_str(),
-                Some(if rejected { "rejected" } else { "pending_approval" }),
+                Some(if rejected.contains(id) {
+                    "rejected"
+                } else {
+                    "pending_approval"
+                }),
                 "round {round}: {id}"
             );
         }
