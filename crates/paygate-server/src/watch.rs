@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use paygate_proto::{Environment, MerchantId};
 use serde_json::{json, Value};
@@ -53,7 +53,8 @@ struct Burst {
 pub struct Watch {
     config: AlertConfig,
     bursts: Mutex<HashMap<Subject, Burst>>,
-    known_addresses: Mutex<HashSet<(String, String)>>,
+    /// Read on every successful request: a read lock, shared by all.
+    known_addresses: RwLock<HashSet<(String, String)>>,
 }
 
 impl Watch {
@@ -61,7 +62,7 @@ impl Watch {
         Self {
             config: config.clone(),
             bursts: Mutex::new(HashMap::new()),
-            known_addresses: Mutex::new(HashSet::new()),
+            known_addresses: RwLock::new(HashSet::new()),
         }
     }
 
@@ -199,12 +200,12 @@ impl Watch {
             return;
         }
         let pair = (key.id.to_owned(), client_bucket(ip));
-        if self.known_addresses.lock().is_ok_and(|known| known.contains(&pair)) {
+        if self.known_addresses.read().is_ok_and(|known| known.contains(&pair)) {
             return;
         }
         match record_address(state.store(), key, &pair.1, ip, state.now()).await {
             Ok(()) => {
-                if let Ok(mut known) = self.known_addresses.lock() {
+                if let Ok(mut known) = self.known_addresses.write() {
                     if known.len() >= MAX_KNOWN_ADDRESSES {
                         known.clear();
                     }
