@@ -34,6 +34,7 @@ fn serve_with(data_dir: &Path, envs: &[(&str, &str)]) -> (Child, Value) {
         .arg(data_dir)
         .args(["--json", "serve"])
         .env("PAYGATE_LISTEN", "127.0.0.1:0")
+        .env("PAYGATE_ADMIN_LISTEN", "127.0.0.1:0")
         .env_remove("PAYGATE_MASTER_KEY")
         .envs(LENIENT_LIMITS)
         .envs(envs.iter().copied())
