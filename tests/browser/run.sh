@@ -20,7 +20,9 @@ fi
 cd "$here"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat node_modules/.paygate-lock 2>/dev/null || true)" != "$want" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install --no-save` installs the locked versions (`npm ci` refuses
+  # lock files that list only this platform's optional packages).
+  npm install --no-save --no-audit --no-fund --loglevel=error
   echo "$want" > node_modules/.paygate-lock
 fi
 

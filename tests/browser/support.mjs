@@ -85,8 +85,11 @@ export async function screenshot(page, name) {
   }
 }
 
-/** Calls the merchant API as the merchant's server would (HTTPS, the server's CA). */
-export function api(server, method, path, body) {
+/**
+ * Calls the merchant API as the merchant's server would (HTTPS, the server's
+ * CA), with the sandbox key unless `key` (and `secret`) are given.
+ */
+export function api(server, method, path, body, { key = server.key, secret, idempotencyKey } = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -94,7 +97,12 @@ export function api(server, method, path, body) {
       {
         method,
         ca: readFileSync(server.certPath),
-        headers: { "x-api-key": server.key, ...(payload ? { "content-type": "application/json" } : {}) },
+        headers: {
+          "x-api-key": key,
+          ...(secret ? { "x-api-secret": secret } : {}),
+          ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+          ...(payload ? { "content-type": "application/json" } : {}),
+        },
       },
       (res) => {
         let text = "";

@@ -17,9 +17,10 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 
-(cd "$root" && cargo build --quiet -p paygate-server --bin paygate)
+(cd "$root" && cargo build --quiet -p paygate-server -p paygate-sdk --bin paygate --bin paygate-cli)
 target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export PAYGATE_BIN="$target_dir/debug/paygate"
+export PAYGATE_CLI_BIN="$target_dir/debug/paygate-cli"
 
 cd "$here"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -75,3 +75,9 @@ impl std::fmt::Debug for IssuedApiKey {
             .finish()
     }
 }
+
+/// The answer to `POST /v1/leaked-keys`: always the same, whatever the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LeakReceipt {
+    pub received: bool,
+}

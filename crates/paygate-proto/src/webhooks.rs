@@ -196,6 +196,44 @@ pub fn verify_delivery(
     }
 }
 
+/// Checks the plain scheme: any `sha256=<hex>` in `X-Webhook-Signature`
+/// (space-separated during a rotation) matching HMAC-SHA256 of the body keyed
+/// with the whole secret string, compared in constant time. The plain scheme
+/// signs no timestamp, so it cannot refuse a replayed delivery by itself.
+pub fn verify_plain(secret: &WebhookSecret, signature_header: &str, body: &[u8]) -> Result<(), VerifyError> {
+    let expected = plain_signature(secret, body);
+    let matched = signature_header
+        .split(' ')
+        .filter(|candidate| candidate.starts_with("sha256="))
+        .fold(false, |found, candidate| {
+            found | bool::from(candidate.as_bytes().ct_eq(expected.as_bytes()))
+        });
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::Signature)
+    }
+}
+
+/// An event, as webhooks deliver it, the realtime socket pushes it and
+/// `GET /v1/events` lists it: `data.object` is the object the event reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    pub id: String,
+    /// One of [`EVENT_TYPES`].
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created_at: String,
+    pub env: crate::credentials::Environment,
+    pub data: EventData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventData {
+    #[schema(value_type = Object)]
+    pub object: serde_json::Value,
+}
+
 /// `POST /v1/webhook-endpoints`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -418,5 +456,19 @@ mod tests {
             300
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_plain_scheme_verifies_any_active_secret_and_nothing_else() {
+        let new = WebhookSecret::generate();
+        let old = WebhookSecret::generate();
+        let headers = sign_delivery(&[&new, &old], "evt_1", 1_700_000_000, b"{}");
+        assert!(verify_plain(&old, &headers.x_webhook_signature, b"{}").is_ok());
+        assert!(verify_plain(&new, &headers.x_webhook_signature, b"{}").is_ok());
+        assert_eq!(
+            verify_plain(&new, &headers.x_webhook_signature, b"{ }"),
+            Err(VerifyError::Signature)
+        );
+        assert!(verify_plain(&WebhookSecret::generate(), &headers.x_webhook_signature, b"{}").is_err());
     }
 }

@@ -32,6 +32,13 @@ pub enum Error {
     Decode { status: u16, message: String },
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// An argument the client refuses to send (e.g. an object ID that would
+    /// change the route).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The realtime socket could not be opened or broke.
+    #[error("realtime socket: {0}")]
+    Realtime(String),
 }
 
 impl Error {
@@ -39,6 +46,14 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Api(err) => Some(err.code()),
+            _ => None,
+        }
+    }
+
+    /// The `request_id` of the server's answer, when there was one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(err) => Some(err.request_id()),
             _ => None,
         }
     }

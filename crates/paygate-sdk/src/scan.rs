@@ -112,6 +112,12 @@ pub fn scan_text(text: &str) -> Vec<(usize, CredentialKind, String)> {
 /// Scans files and directories (recursively; symbolic links are not followed,
 /// `.git` directories are skipped, binary files are read as text too).
 pub fn scan_paths(paths: &[PathBuf]) -> Report {
+    scan_paths_with_progress(paths, |_| {})
+}
+
+/// [`scan_paths`], calling `on_file` before each file is read (for a
+/// progress display).
+pub fn scan_paths_with_progress(paths: &[PathBuf], mut on_file: impl FnMut(&Path)) -> Report {
     let mut report = Report::default();
     let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
     while let Some(path) = stack.pop() {
@@ -135,6 +141,7 @@ pub fn scan_paths(paths: &[PathBuf]) -> Report {
                 Err(err) => report.unreadable.push((path, err.kind().to_string())),
             }
         } else if metadata.is_file() {
+            on_file(&path);
             scan_file(&path, metadata.len(), &mut report);
         }
     }

@@ -22,10 +22,10 @@ use crate::http::json::parse_json;
 use crate::http::list::{ListReply, Page, SortKey, SortValue};
 use crate::http::{ApiError, ApiJson, ApiResult, ClientIp};
 use crate::idempotency::{self, IdempotentJson};
-use crate::keys::{parse_ip_net, prepare_key, KeySpec};
+use crate::keys::{parse_ip_net, prepare_key, KeySpec, PreparedKey};
 use crate::outbox;
 use crate::store::auth::{expire_key_at, revoke_key_in, revoke_sessions_of_key};
-use crate::store::{insert_key, key_by_id_in, KeyRecord, WriteTx};
+use crate::store::{insert_key, key_by_id_in, set_allowed_ips_in, KeyRecord, WriteTx};
 
 const MAX_ALLOWED_IPS: usize = 100;
 const MAX_ROLL_GRACE_SECS: u64 = 604_800;
@@ -54,29 +54,41 @@ pub async fn create(
     let spec = key_spec(body)?;
     let now = state.now();
     let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
-    let (merchant, env, actor) = (caller.merchant_id.clone(), caller.env, caller.key_prefix.clone());
+    let (merchant, env) = (caller.merchant_id.clone(), caller.env);
+    let actor = Actor::api(&caller, client_ip);
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
-        Box::pin(async move {
-            insert_key(&mut *conn, &prepared.record).await?;
-            let record = key_by_id_in(&mut *conn, &prepared.issued.id)
-                .await?
-                .ok_or_else(|| ApiError::internal("issued key vanished"))?;
-            let info = key_info(&record);
-            outbox::record_event(&mut *conn, &merchant, env, "api_key.created", json!(info), now).await?;
-            let entry = AuditEntry::new("api_key.created", Outcome::Success)
-                .merchant(&merchant, env)
-                .actor(actor)
-                .ip(client_ip.0)
-                .details(json!({ "key_id": info.id, "prefix": info.prefix, "scopes": info.scopes, "allowed_ips": info.allowed_ips }));
-            audit::record(conn, &entry, now).await?;
-            Ok(IssuedApiKey {
-                info,
-                key: prepared.issued.key.expose().to_owned(),
-                secret: prepared.issued.secret.expose().to_owned(),
-            })
-        })
+        Box::pin(async move { insert_issued(conn, &prepared, &merchant, env, &actor, now).await })
     })
     .await
+}
+
+/// Stores a prepared key with its `api_key.created` event and audit row, in
+/// the caller's transaction; the key and secret are returned this once.
+pub async fn insert_issued(
+    conn: &mut AnyConnection,
+    prepared: &PreparedKey,
+    merchant: &MerchantId,
+    env: Environment,
+    actor: &Actor,
+    now: i64,
+) -> ApiResult<IssuedApiKey> {
+    insert_key(&mut *conn, &prepared.record).await?;
+    let record = key_by_id_in(&mut *conn, &prepared.issued.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("issued key vanished"))?;
+    let info = key_info(&record);
+    outbox::record_event(&mut *conn, merchant, env, "api_key.created", json!(info), now).await?;
+    let entry = actor.stamp(
+        AuditEntry::new("api_key.created", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({ "key_id": info.id, "prefix": info.prefix, "scopes": info.scopes, "allowed_ips": info.allowed_ips })),
+    );
+    audit::record(conn, &entry, now).await?;
+    Ok(IssuedApiKey {
+        info,
+        key: prepared.issued.key.expose().to_owned(),
+        secret: prepared.issued.secret.expose().to_owned(),
+    })
 }
 
 #[utoipa::path(
@@ -97,6 +109,16 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<ApiKeyInfo>>> {
     caller.require(Scope::KeysManage)?;
+    Ok(ApiJson(keys_page(&state, &caller.merchant_id, caller.env, page).await?))
+}
+
+/// A page of the keys that still work, masked.
+pub async fn keys_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    page: Page,
+) -> ApiResult<ListReply<ApiKeyInfo>> {
     let page = page.supporting(&[SortKey::CreatedAt]);
     if page
         .after
@@ -107,15 +129,12 @@ pub async fn list(
     }
     // Flush pending decisions so `last_used_at` is current.
     state.auth().decisions().flush().await;
-    let records = state
-        .store()
-        .keys_page(&caller.merchant_id, caller.env, &page, state.now())
-        .await?;
+    let records = state.store().keys_page(merchant, env, &page, state.now()).await?;
     let infos: Vec<ApiKeyInfo> = records.iter().map(key_info).collect();
-    Ok(ApiJson(page.reply(infos, |info| {
+    Ok(page.reply(infos, |info| {
         let created = records.iter().find(|r| r.id == info.id).map_or(0, |r| r.created_at);
         (SortValue::Int(created), info.id.clone())
-    })))
+    }))
 }
 
 /// Reads an optional JSON body: none (or empty) gives the default.
@@ -134,13 +153,18 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, 
     parse_json(body)
 }
 
-/// The caller's active key `id`, or `404`.
-async fn own_active_key(state: &AppState, caller: &Caller, id: &str) -> ApiResult<KeyRecord> {
+/// The tenant's active key `id`, or `404`.
+pub async fn own_active_key(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+) -> ApiResult<KeyRecord> {
     state
         .store()
         .key_by_id(id)
         .await?
-        .filter(|k| k.merchant_id == caller.merchant_id && k.env == caller.env && k.is_active(state.now()))
+        .filter(|k| &k.merchant_id == merchant && k.env == env && k.is_active(state.now()))
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))
 }
 
@@ -174,7 +198,15 @@ pub async fn roll(
     if grace > MAX_ROLL_GRACE_SECS {
         return Err(ApiError::field("expire_old_in", "must be 0 to 604800 seconds"));
     }
-    let old = own_active_key(&state, &caller, &id).await?;
+    let old = own_active_key(&state, &caller.merchant_id, caller.env, &id).await?;
+    let issued = roll_key(&state, &old, grace, &Actor::api(&caller, client_ip)).await?;
+    Ok(ApiJson(issued))
+}
+
+/// Replaces `old` with a new key of the same name, scopes and allowlist; the
+/// old one keeps working for `grace` seconds (with `0`, its sessions end
+/// now). Writes `api_key.rolled` and its audit row in one transaction.
+pub async fn roll_key(state: &AppState, old: &KeyRecord, grace: u64, actor: &Actor) -> ApiResult<IssuedApiKey> {
     let now = state.now();
     let old_expires_at = now + i64::try_from(grace).unwrap_or(0);
     let spec = KeySpec {
@@ -183,7 +215,8 @@ pub async fn roll(
         allowed_ips: old.allowed_ips.iter().filter_map(|e| parse_ip_net(e)).collect(),
         expires_at: None,
     };
-    let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
+    let (merchant, env) = (&old.merchant_id, old.env);
+    let prepared = prepare_key(state.master_key(), merchant, env, &spec, now)?;
     let mut tx = state.store().begin_write().await?;
     insert_key(tx.conn(), &prepared.record).await?;
     expire_key_at(tx.conn(), &old.id, old_expires_at).await?;
@@ -195,28 +228,28 @@ pub async fn roll(
     let info = key_info(&record);
     outbox::record_event(
         tx.conn(),
-        &caller.merchant_id,
-        caller.env,
+        merchant,
+        env,
         "api_key.rolled",
         json!({ "old": key_info(&old_after), "new": info }),
         now,
     )
     .await?;
-    let entry = AuditEntry::new("api_key.rolled", Outcome::Success)
-        .merchant(&caller.merchant_id, caller.env)
-        .actor(&caller.key_prefix)
-        .ip(client_ip.0)
-        .details(json!({
-            "old_key_id": old.id, "old_prefix": old.prefix, "old_expires_at": old_expires_at,
-            "key_id": info.id, "prefix": info.prefix,
-        }));
+    let entry = actor.stamp(
+        AuditEntry::new("api_key.rolled", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({
+                "old_key_id": old.id, "old_prefix": old.prefix, "old_expires_at": old_expires_at,
+                "key_id": info.id, "prefix": info.prefix,
+            })),
+    );
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    Ok(ApiJson(IssuedApiKey {
+    Ok(IssuedApiKey {
         info,
         key: prepared.issued.key.expose().to_owned(),
         secret: prepared.issued.secret.expose().to_owned(),
-    }))
+    })
 }
 
 #[utoipa::path(
@@ -240,11 +273,8 @@ pub async fn revoke(
 ) -> ApiResult<ApiJson<ApiKeyInfo>> {
     caller.require(Scope::KeysManage)?;
     caller.require_secret()?;
-    own_active_key(&state, &caller, &id).await?;
-    let actor = Actor {
-        label: caller.key_prefix.clone(),
-        ip: Some(client_ip.0.to_string()),
-    };
+    own_active_key(&state, &caller.merchant_id, caller.env, &id).await?;
+    let actor = Actor::api(&caller, client_ip);
     let info = revoke_key(&state, &id, Some((&caller.merchant_id, caller.env)), &actor)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
@@ -256,6 +286,25 @@ pub async fn revoke(
 pub struct Actor {
     pub label: String,
     pub ip: Option<String>,
+}
+
+impl Actor {
+    /// The API key that made the request, from its address.
+    pub fn api(caller: &Caller, client_ip: ClientIp) -> Self {
+        Actor {
+            label: caller.key_prefix.clone(),
+            ip: Some(client_ip.0.to_string()),
+        }
+    }
+
+    /// Adds the actor and, when known, the address to an audit row.
+    pub fn stamp(&self, entry: AuditEntry) -> AuditEntry {
+        let entry = entry.actor(self.label.clone());
+        match &self.ip {
+            Some(ip) => entry.ip(ip),
+            None => entry,
+        }
+    }
 }
 
 /// Revokes a key with its sessions, writing the `api_key.revoked` event and
@@ -283,13 +332,11 @@ pub async fn revoke_key(
         now,
     )
     .await?;
-    let mut entry = AuditEntry::new("api_key.revoked", Outcome::Success)
-        .merchant(&record.merchant_id, record.env)
-        .actor(actor.label.clone())
-        .details(json!({ "key_id": info.id, "prefix": info.prefix }));
-    if let Some(ip) = &actor.ip {
-        entry = entry.ip(ip);
-    }
+    let entry = actor.stamp(
+        AuditEntry::new("api_key.revoked", Outcome::Success)
+            .merchant(&record.merchant_id, record.env)
+            .details(json!({ "key_id": info.id, "prefix": info.prefix })),
+    );
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
     Ok(Some(info))
@@ -302,7 +349,7 @@ async fn tx_key(tx: &mut WriteTx, id: &str) -> ApiResult<KeyRecord> {
 }
 
 /// Validates a create request into a key spec, naming every bad field.
-fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
+pub fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
     let mut errors = Vec::new();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -319,7 +366,21 @@ fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
     if scopes.is_empty() && errors.is_empty() {
         errors.push(FieldError::new("scopes", "must name at least one scope"));
     }
-    let entries = body.allowed_ips.unwrap_or_default();
+    let allowed_ips = allowlist(&body.allowed_ips.unwrap_or_default(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(KeySpec {
+        name,
+        scopes,
+        allowed_ips,
+        expires_at: None,
+    })
+}
+
+/// Checks an IP allowlist: at most 100 addresses or CIDRs, each truncated
+/// to its network; every bad entry is named.
+fn allowlist(entries: &[String], errors: &mut Vec<FieldError>) -> Vec<IpNet> {
     if entries.len() > MAX_ALLOWED_IPS {
         errors.push(FieldError::new(
             "allowed_ips",
@@ -336,15 +397,44 @@ fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
             )),
         }
     }
+    allowed_ips
+}
+
+/// Replaces the IP allowlist of the tenant's active key `id` (empty: any
+/// address), effective at once on every process, with an
+/// `api_key.allowlist_updated` audit row holding the lists before and after.
+pub async fn set_allowlist(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    entries: &[String],
+    actor: &Actor,
+) -> ApiResult<ApiKeyInfo> {
+    let mut errors = Vec::new();
+    let nets = allowlist(entries, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    Ok(KeySpec {
-        name,
-        scopes,
-        allowed_ips,
-        expires_at: None,
-    })
+    let after: Vec<String> = nets.iter().map(ToString::to_string).collect();
+    let before = own_active_key(state, merchant, env, id).await?;
+    let now = state.now();
+    let mut tx = state.store().begin_write().await?;
+    if !set_allowed_ips_in(tx.conn(), id, (merchant, env), &after, now).await? {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let record = tx_key(&mut tx, id).await?;
+    let entry = actor.stamp(
+        AuditEntry::new("api_key.allowlist_updated", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({
+                "key_id": record.id, "prefix": record.prefix,
+                "before": before.allowed_ips, "after": record.allowed_ips,
+            })),
+    );
+    audit::record(tx.conn(), &entry, now).await?;
+    tx.commit().await?;
+    Ok(key_info(&record))
 }
 
 pub fn key_info(record: &KeyRecord) -> ApiKeyInfo {

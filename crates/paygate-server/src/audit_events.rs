@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use paygate_proto::auth::AuditEvent;
-use paygate_proto::Scope;
+use paygate_proto::{Environment, MerchantId, Scope};
 use sqlx::Row as _;
 
 use crate::app::AppState;
@@ -30,6 +30,18 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<AuditEvent>>> {
     caller.require(Scope::AuditRead)?;
+    Ok(ApiJson(
+        audit_page(&state, &caller.merchant_id, caller.env, page).await?,
+    ))
+}
+
+/// A page of the tenant's audit rows, newest first by default.
+pub async fn audit_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    page: Page,
+) -> ApiResult<ListReply<AuditEvent>> {
     // Decisions are written in batches: show everything recorded so far.
     state.auth().decisions().flush().await;
     // Rows are appended in sequence order; `createdAt` follows it.
@@ -52,8 +64,8 @@ pub async fn list(
         page.order.sql()
     );
     let mut query = sqlx::query(&sql)
-        .bind(caller.merchant_id.as_str())
-        .bind(caller.env.as_str())
+        .bind(merchant.as_str())
+        .bind(env.as_str())
         .bind(page.fetch_limit());
     if let Some(seq) = after {
         query = query.bind(seq);
@@ -83,10 +95,10 @@ pub async fn list(
         ));
     }
     let reply = page.reply(events, |(seq, event)| (SortValue::Int(*seq), event.id.clone()));
-    Ok(ApiJson(ListReply {
+    Ok(ListReply {
         object: reply.object,
         data: reply.data.into_iter().map(|(_, event)| event).collect(),
         has_more: reply.has_more,
         next_cursor: reply.next_cursor,
-    }))
+    })
 }

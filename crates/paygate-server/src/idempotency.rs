@@ -83,10 +83,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BodylessKey {
     }
 }
 
-/// The request target as sent: path, plus `?` and the query if any.
+/// The path a key is bound to (API.md 6: method, path and body). The query
+/// is left out: no state-changing route takes one, and signing clients add a
+/// random query parameter to every request (so that two identical requests
+/// never share a signature), which must not turn their retries into reuses.
 fn request_target(uri: &http::Uri) -> String {
-    uri.path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
+    uri.path().to_owned()
 }
 
 fn parse_key(value: Option<&HeaderValue>) -> ApiResult<Option<String>> {

@@ -7,9 +7,10 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use paygate_proto::types::LeakReceipt;
 use paygate_proto::ApiKey;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::alerts::{self, Alert};
@@ -25,11 +26,6 @@ pub struct LeakReport {
     /// The key as found.
     #[schema(value_type = String)]
     pub key: SecretString,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LeakReceipt {
-    pub received: bool,
 }
 
 #[utoipa::path(

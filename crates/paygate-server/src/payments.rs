@@ -525,12 +525,19 @@ pub async fn create(
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<ApiJson<Payment>> {
     caller.require(Scope::PaymentsRead)?;
+    Ok(ApiJson(
+        find_payment(&state, &caller.merchant_id, caller.env, id).await?,
+    ))
+}
+
+/// One of the tenant's payments, or `404`. Reads never show an unpaid
+/// payment past its expiry as payable: it is expired first.
+pub async fn find_payment(state: &AppState, merchant: &MerchantId, env: Environment, id: String) -> ApiResult<Payment> {
     let mut conn = state.store().pool().acquire().await?;
-    let record = load_or_404(&mut conn, &caller.merchant_id, caller.env, &id).await?;
+    let record = load_or_404(&mut conn, merchant, env, &id).await?;
     drop(conn);
     if record.status == "requires_payment" && state.now() >= record.expires_at {
-        // Reads never show an unpaid payment past its expiry as payable.
-        let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
+        let (merchant, now) = (merchant.clone(), state.now());
         let payment = state
             .store()
             .write(move |conn: &mut AnyConnection| {
@@ -541,9 +548,9 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
                 })
             })
             .await?;
-        return Ok(ApiJson(payment));
+        return Ok(payment);
     }
-    Ok(ApiJson(record.to_api()))
+    Ok(record.to_api())
 }
 
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(crate::http::list::ListQuery),
@@ -555,11 +562,22 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Payment>>>> {
     caller.require(Scope::PaymentsRead)?;
-    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+    Ok(ApiJson(
+        payments_page(&state, &caller.merchant_id, caller.env, &page).await?,
+    ))
+}
+
+/// A page of the tenant's payments, with the list rules of section 7.
+pub async fn payments_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    page: &Page,
+) -> ApiResult<ListReply<Listed<Payment>>> {
+    Ok(keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| {
         Ok(record_from_row(row)?.to_api())
     })
-    .await?;
-    Ok(ApiJson(reply))
+    .await?)
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",

@@ -4,9 +4,10 @@
 
 use axum::extract::State;
 use paygate_proto::auth::{SecurityPolicy, UpdateSecurityPolicy};
-use paygate_proto::Scope;
+use paygate_proto::{Environment, MerchantId, Scope};
 use serde_json::json;
 
+use crate::api_keys::Actor;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::Caller;
@@ -33,8 +34,7 @@ fn wire(policy: PolicyRecord) -> SecurityPolicy {
 )]
 pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<ApiJson<SecurityPolicy>> {
     caller.require(Scope::KeysManage)?;
-    let policy = state.store().policy(&caller.merchant_id, caller.env).await?;
-    Ok(ApiJson(wire(policy)))
+    Ok(ApiJson(current_policy(&state, &caller.merchant_id, caller.env).await?))
 }
 
 #[utoipa::path(
@@ -57,20 +57,39 @@ pub async fn put(
     ApiJson(body): ApiJson<UpdateSecurityPolicy>,
 ) -> ApiResult<ApiJson<SecurityPolicy>> {
     caller.require(Scope::KeysManage)?;
+    let actor = Actor::api(&caller, client_ip);
+    Ok(ApiJson(
+        update_policy(&state, &caller.merchant_id, caller.env, body, &actor).await?,
+    ))
+}
+
+/// The tenant's policy now in force.
+pub async fn current_policy(state: &AppState, merchant: &MerchantId, env: Environment) -> ApiResult<SecurityPolicy> {
+    Ok(wire(state.store().policy(merchant, env).await?))
+}
+
+/// Changes the fields given, keeps the others; audited with before and after.
+pub async fn update_policy(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    body: UpdateSecurityPolicy,
+    actor: &Actor,
+) -> ApiResult<SecurityPolicy> {
     let now = state.now();
-    let before = state.store().policy(&caller.merchant_id, caller.env).await?;
+    let before = state.store().policy(merchant, env).await?;
     let after = PolicyRecord {
         require_signature: body.require_signature.unwrap_or(before.require_signature),
         require_token: body.require_token.unwrap_or(before.require_token),
     };
     let mut tx = state.store().begin_write().await?;
-    upsert_policy(tx.conn(), &caller.merchant_id, caller.env, after, now).await?;
-    let entry = AuditEntry::new("security_policy.updated", Outcome::Success)
-        .merchant(&caller.merchant_id, caller.env)
-        .actor(&caller.key_prefix)
-        .ip(client_ip.0)
-        .details(json!({ "before": wire(before), "after": wire(after) }));
+    upsert_policy(tx.conn(), merchant, env, after, now).await?;
+    let entry = actor.stamp(
+        AuditEntry::new("security_policy.updated", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({ "before": wire(before), "after": wire(after) })),
+    );
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    Ok(ApiJson(wire(after)))
+    Ok(wire(after))
 }

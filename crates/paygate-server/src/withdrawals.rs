@@ -18,6 +18,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
+use crate::api_keys::Actor;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::Caller;
@@ -253,7 +254,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
+pub enum Decision {
     Approve,
     Reject,
 }
@@ -297,84 +298,96 @@ async fn decide(
     caller.require(Scope::PayoutsApprove)?;
     caller.require_secret()?;
     let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
-    let actor = caller.key_prefix.clone();
+    let actor = Actor::api(&caller, client_ip);
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
-        Box::pin(async move {
-            let mut record = load_or_404(&mut *conn, &merchant, env, &id).await?;
-            if record.status != "pending_approval" {
-                return Err(ApiError::new(ErrorCode::InvalidState).with_detail(format!(
-                    "A withdrawal that is {} cannot be approved or rejected.",
-                    record.status
-                )));
-            }
-            let currency = record.currency()?;
-            let amount = record.amount;
-            let (action, object) = match decision {
-                Decision::Reject => {
-                    ledger::transfer(
-                        &mut *conn,
-                        &merchant,
-                        env,
-                        currency,
-                        amount,
-                        Account::Reserved,
-                        Account::Available,
-                        now,
-                    )
-                    .await?;
-                    (
-                        "payout.rejected",
-                        set_status(
-                            &mut *conn,
-                            &merchant,
-                            &mut record,
-                            "rejected",
-                            "withdrawal.rejected",
-                            now,
-                        )
-                        .await?,
-                    )
-                }
-                Decision::Approve => {
-                    let approved = set_status(
-                        &mut *conn,
-                        &merchant,
-                        &mut record,
-                        "processing",
-                        "withdrawal.approved",
-                        now,
-                    )
-                    .await?;
-                    // Test mode has no payout rail to wait for: it pays at once.
-                    let object = if env == Environment::Test {
-                        ledger::transfer(
-                            &mut *conn,
-                            &merchant,
-                            env,
-                            currency,
-                            amount,
-                            Account::Reserved,
-                            Account::ExternalPayout,
-                            now,
-                        )
-                        .await?;
-                        set_status(&mut *conn, &merchant, &mut record, "paid", "withdrawal.paid", now).await?
-                    } else {
-                        approved
-                    };
-                    ("payout.approved", object)
-                }
-            };
-            let entry = AuditEntry::new(action, Outcome::Success)
-                .merchant(&merchant, env)
-                .actor(actor)
-                .ip(client_ip.0)
-                .details(json!({ "withdrawal_id": object.id, "amount": amount, "currency": currency.as_str() }));
-            audit::record(conn, &entry, now).await?;
-            Ok(object)
-        })
+        Box::pin(async move { decide_in(conn, &merchant, env, &id, decision, &actor, now).await })
     })
     .await
+}
+
+/// Approves or rejects a pending withdrawal, with its ledger entries, its
+/// events and an audit row, in the caller's transaction.
+pub async fn decide_in(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    decision: Decision,
+    actor: &Actor,
+    now: i64,
+) -> ApiResult<Withdrawal> {
+    let mut record = load_or_404(&mut *conn, merchant, env, id).await?;
+    if record.status != "pending_approval" {
+        return Err(ApiError::new(ErrorCode::InvalidState).with_detail(format!(
+            "A withdrawal that is {} cannot be approved or rejected.",
+            record.status
+        )));
+    }
+    let currency = record.currency()?;
+    let amount = record.amount;
+    let (action, object) = match decision {
+        Decision::Reject => {
+            ledger::transfer(
+                &mut *conn,
+                merchant,
+                env,
+                currency,
+                amount,
+                Account::Reserved,
+                Account::Available,
+                now,
+            )
+            .await?;
+            (
+                "payout.rejected",
+                set_status(
+                    &mut *conn,
+                    merchant,
+                    &mut record,
+                    "rejected",
+                    "withdrawal.rejected",
+                    now,
+                )
+                .await?,
+            )
+        }
+        Decision::Approve => {
+            let approved = set_status(
+                &mut *conn,
+                merchant,
+                &mut record,
+                "processing",
+                "withdrawal.approved",
+                now,
+            )
+            .await?;
+            // Test mode has no payout rail to wait for: it pays at once.
+            let object = if env == Environment::Test {
+                ledger::transfer(
+                    &mut *conn,
+                    merchant,
+                    env,
+                    currency,
+                    amount,
+                    Account::Reserved,
+                    Account::ExternalPayout,
+                    now,
+                )
+                .await?;
+                set_status(&mut *conn, merchant, &mut record, "paid", "withdrawal.paid", now).await?
+            } else {
+                approved
+            };
+            ("payout.approved", object)
+        }
+    };
+    let entry = actor.stamp(
+        AuditEntry::new(action, Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({ "withdrawal_id": object.id, "amount": amount, "currency": currency.as_str() })),
+    );
+    audit::record(conn, &entry, now).await?;
+    Ok(object)
 }
 
 #[utoipa::path(get, path = "/v1/withdrawal-requests/{id}", tag = "withdrawals",
@@ -400,11 +413,22 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Withdrawal>>>> {
     caller.require(Scope::PaymentsRead)?;
-    let reply = keyset::page_of(state.store(), &LISTING, &caller.merchant_id, caller.env, &page, |row| {
+    Ok(ApiJson(
+        withdrawals_page(&state, &caller.merchant_id, caller.env, &page).await?,
+    ))
+}
+
+/// A page of the tenant's withdrawals, with the list rules of section 7.
+pub async fn withdrawals_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    page: &Page,
+) -> ApiResult<ListReply<Listed<Withdrawal>>> {
+    Ok(keyset::page_of(state.store(), &LISTING, merchant, env, page, |row| {
         record_from_row(row)?.to_api()
     })
-    .await?;
-    Ok(ApiJson(reply))
+    .await?)
 }
 
 #[cfg(test)]

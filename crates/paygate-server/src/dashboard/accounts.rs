@@ -32,10 +32,11 @@ const MAX_FAILURES: i64 = 5;
 const LOCKOUT_SECS: i64 = 15 * 60;
 const VERIFY_LINK_TTL_SECS: i64 = 24 * 3600;
 const SECOND_FACTOR_TTL_SECS: i64 = 5 * 60;
+const LOGIN: &str = "dashboard.login";
 const SIGN_IN_FAILED: &str =
     "Email or password is incorrect. After several failed attempts, sign-in pauses for 15 minutes.";
 
-fn hash_password(password: &SecretString) -> Result<String, ApiError> {
+pub(super) fn hash_password(password: &SecretString) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -51,6 +52,19 @@ fn password_matches(password: &SecretString, phc: &str) -> bool {
     })
 }
 
+/// Why a new password is refused, if it is.
+pub(super) fn password_problem(password: &SecretString) -> Option<&'static str> {
+    let length = password.expose_secret().chars().count();
+    (!(12..=128).contains(&length)).then_some("Choose a password of 12 to 128 characters.")
+}
+
+/// Argon2 off the async threads.
+pub(super) async fn hash_off_thread(password: SecretString) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// A hash to verify against when the email is unknown, so both cases cost the same.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
@@ -58,7 +72,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Argon2 runs off the async threads.
-async fn check_password(password: SecretString, phc: Option<String>) -> bool {
+pub(super) async fn check_password(password: SecretString, phc: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => password_matches(&password, &phc),
         None => {
@@ -112,9 +126,8 @@ pub async fn register(
             country: country.clone(),
         })
     };
-    let length = form.password.expose_secret().chars().count();
-    if !(12..=128).contains(&length) {
-        return Ok(again("Choose a password of 12 to 128 characters."));
+    if let Some(problem) = password_problem(&form.password) {
+        return Ok(again(problem));
     }
     if !paygate_proto::credentials::is_country_code(&country) {
         return Ok(again("Enter your country as a two-letter ISO code, such as ZA or US."));
@@ -130,10 +143,7 @@ pub async fn register(
     if state.store().user_by_email(&email).await?.is_some() {
         return Ok(done);
     }
-    let password = form.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)??;
+    let hash = hash_off_thread(form.password).await?;
     let now = state.now();
     let merchant = crate::merchants::create_merchant(state.store(), &country, &email, now)
         .await
@@ -156,6 +166,7 @@ pub async fn register(
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
     let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    // Links are made from the configured public URL or the request's own host.
     let body = format!(
         "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",
         link_token.expose_secret()
@@ -242,7 +253,14 @@ pub async fn login(
     };
     let locked = user.locked_until.is_some_and(|until| until > now);
     if !matches || locked {
-        record_failure(&state, &user, ip, if locked { "locked" } else { "wrong_password" }).await?;
+        record_failure(
+            &state,
+            &user,
+            ip,
+            LOGIN,
+            if locked { "locked" } else { "wrong_password" },
+        )
+        .await?;
         return Ok(failed(SIGN_IN_FAILED));
     }
     if !user.email_verified {
@@ -258,11 +276,13 @@ pub async fn login(
     start_session(&state, &user, ip, "password").await
 }
 
-/// Counts a failure; the fifth in a row pauses sign-in for 15 minutes.
+/// Counts a failure (of a password or a code) and audits it as `action`;
+/// the fifth in a row pauses sign-in and codes for 15 minutes.
 pub(super) async fn record_failure(
     state: &AppState,
     user: &UserRecord,
     ip: std::net::IpAddr,
+    action: &str,
     reason: &str,
 ) -> ApiResult<()> {
     let now = state.now();
@@ -276,7 +296,7 @@ pub(super) async fn record_failure(
     .bind(&user.id)
     .execute(tx.conn())
     .await?;
-    let entry = AuditEntry::new("dashboard.login", Outcome::Failure)
+    let entry = AuditEntry::new(action, Outcome::Failure)
         .merchant(&user.merchant_id, paygate_proto::Environment::Test)
         .actor(&user.email)
         .ip(ip)
@@ -358,7 +378,7 @@ pub async fn login_second_factor(
     if second_factor::accept(&state, &user, form.code.trim()).await? {
         return start_session(&state, &user, ip, "password+2fa").await;
     }
-    record_failure(&state, &user, ip, "wrong_second_factor").await?;
+    record_failure(&state, &user, ip, LOGIN, "wrong_second_factor").await?;
     Ok(render(&SecondFactorPage {
         frame: Frame {
             error: Some("That code is not valid. Try the current code from your app.".to_owned()),

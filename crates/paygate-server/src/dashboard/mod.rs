@@ -3,25 +3,28 @@
 //! and a strict Content-Security-Policy (no inline script or style).
 
 mod accounts;
+mod audit;
+mod keys;
+mod listing;
 mod mail;
+mod money;
+pub mod one_time;
 mod pages;
+mod passwords;
 mod second_factor;
+mod security;
 pub mod session;
+mod webhooks;
 
-use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-use paygate_proto::Environment;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use self::pages::{render, BalanceLine, Frame, HomePage};
-use self::session::{CsrfToken, SignedIn};
 use crate::app::AppState;
-use crate::http::ApiResult;
 
 /// No script at all, styles only from our own stylesheet, forms only to us.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str =
@@ -29,7 +32,21 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str =
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/dashboard", get(home))
+        .route("/dashboard", get(money::home))
+        .route("/dashboard/mode", post(session::switch_mode))
+        .route("/dashboard/codes", post(money::send_code))
+        .route("/dashboard/payments", get(money::payments))
+        .route("/dashboard/payments/{id}", get(money::payment))
+        .route("/dashboard/withdrawals", get(money::withdrawals))
+        .route("/dashboard/withdrawals/{id}/decide", post(money::decide))
+        .route("/dashboard/audit", get(audit::list))
+        .route("/dashboard/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/dashboard/webhooks/{id}", get(webhooks::show))
+        .route("/dashboard/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/dashboard/webhooks/{id}/redeliver", post(webhooks::redeliver))
+        .route("/dashboard/api-keys", get(keys::list).post(keys::create))
+        .route("/dashboard/api-keys/{id}/roll", post(keys::roll))
+        .route("/dashboard/api-keys/{id}/revoke", post(keys::revoke))
         .route(
             "/dashboard/register",
             get(accounts::register_page).post(accounts::register),
@@ -38,7 +55,18 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/login", get(accounts::login_page).post(accounts::login))
         .route("/dashboard/login/2fa", post(accounts::login_second_factor))
         .route("/dashboard/logout", post(accounts::logout))
-        .route("/dashboard/security", get(second_factor::security_page))
+        .route("/dashboard/security", get(security::page))
+        .route("/dashboard/security/policy", post(security::save_policy))
+        .route("/dashboard/security/allowlists/{id}", post(security::save_allowlist))
+        .route("/dashboard/security/password", post(passwords::change))
+        .route(
+            "/dashboard/password/forgot",
+            get(passwords::forgot_page).post(passwords::forgot),
+        )
+        .route(
+            "/dashboard/password/reset",
+            get(passwords::reset_page).post(passwords::reset),
+        )
         .route("/dashboard/security/2fa/setup", post(second_factor::setup))
         .route("/dashboard/security/2fa/confirm", post(second_factor::confirm))
         .layer(middleware::from_fn(session::csrf_layer))
@@ -58,69 +86,4 @@ async fn stylesheet() -> Response {
         include_str!("static/app.css"),
     )
         .into_response()
-}
-
-/// Minor units as a decimal amount (`12345` in a 2-decimal currency: `123.45`).
-fn format_minor(amount: i64, currency: &str) -> String {
-    let decimals = match currency {
-        "BTC" => 8,
-        "USDT" | "USDC" => 6,
-        _ => 2,
-    };
-    let divisor = 10_i64.pow(decimals);
-    let sign = if amount < 0 { "-" } else { "" };
-    let abs = amount.unsigned_abs();
-    let divisor = divisor.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / divisor,
-        abs % divisor,
-        width = decimals as usize
-    )
-}
-
-async fn home(State(state): State<AppState>, csrf: CsrfToken, signed_in: SignedIn) -> ApiResult<Response> {
-    let merchant = &signed_in.user.merchant_id;
-    let mut balances = Vec::new();
-    for env in [Environment::Live, Environment::Test] {
-        let mut by_currency: std::collections::BTreeMap<String, [i64; 3]> = Default::default();
-        for row in state.store().balances(merchant, env).await? {
-            let slot = by_currency.entry(row.currency).or_default();
-            match row.account.as_str() {
-                "available" => slot[0] = row.amount,
-                "pending" => slot[1] = row.amount,
-                "reserved" => slot[2] = row.amount,
-                _ => {}
-            }
-        }
-        for (currency, [available, pending, reserved]) in by_currency {
-            balances.push(BalanceLine {
-                env: env.as_str(),
-                available: format_minor(available, &currency),
-                pending: format_minor(pending, &currency),
-                reserved: format_minor(reserved, &currency),
-                currency,
-            });
-        }
-    }
-    Ok(render(&HomePage {
-        frame: Frame {
-            csrf: csrf.0,
-            email: Some(signed_in.user.email.clone()),
-            ..Frame::default()
-        },
-        merchant_id: merchant.to_string(),
-        balances,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn minor_units_format_by_currency() {
-        assert_eq!(super::format_minor(12345, "USD"), "123.45");
-        assert_eq!(super::format_minor(5, "ZAR"), "0.05");
-        assert_eq!(super::format_minor(150_000_000, "BTC"), "1.50000000");
-        assert_eq!(super::format_minor(-1_500_000, "USDC"), "-1.500000");
-    }
 }

@@ -5,6 +5,9 @@ use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
 
+use super::session::{CsrfToken, Mode};
+use crate::store::dashboard::UserRecord;
+
 /// What every page's frame needs.
 #[derive(Debug, Clone, Default)]
 pub struct Frame {
@@ -13,7 +16,58 @@ pub struct Frame {
     pub email: Option<String>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// The environment shown (`test` or `live`), on pages that show one.
+    pub mode: Option<&'static str>,
+    /// The page's place in the navigation (its path).
+    pub section: &'static str,
 }
+
+impl Frame {
+    /// The frame of a signed-in page in `section`, showing `mode`.
+    pub fn signed_in(csrf: &CsrfToken, user: &UserRecord, mode: Mode, section: &'static str) -> Self {
+        Frame {
+            csrf: csrf.0.clone(),
+            email: Some(user.email.clone()),
+            mode: Some(mode.0.as_str()),
+            section,
+            ..Frame::default()
+        }
+    }
+
+    pub fn with_notice(mut self, notice: Option<&str>) -> Self {
+        self.notice = notice.map(str::to_owned);
+        self
+    }
+
+    pub fn with_error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.mode == Some("live")
+    }
+
+    pub fn navigation(&self) -> &'static [(&'static str, &'static str)] {
+        NAVIGATION
+    }
+
+    /// Whether `path` is the current section (for the navigation).
+    pub fn is(&self, path: &str) -> bool {
+        self.section == path
+    }
+}
+
+/// The navigation: path and label.
+pub const NAVIGATION: &[(&str, &str)] = &[
+    ("/dashboard", "Balances"),
+    ("/dashboard/payments", "Payments"),
+    ("/dashboard/withdrawals", "Withdrawals"),
+    ("/dashboard/api-keys", "API keys"),
+    ("/dashboard/webhooks", "Webhooks"),
+    ("/dashboard/security", "Security"),
+    ("/dashboard/audit", "Audit log"),
+];
 
 pub fn render<T: Template>(page: &T) -> Response {
     match page.render() {
@@ -68,29 +122,6 @@ pub struct RegisterPage {
     pub country: String,
 }
 
-pub struct BalanceLine {
-    pub env: &'static str,
-    pub currency: String,
-    pub available: String,
-    pub pending: String,
-    pub reserved: String,
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/home.html")]
-pub struct HomePage {
-    pub frame: Frame,
-    pub merchant_id: String,
-    pub balances: Vec<BalanceLine>,
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/security.html")]
-pub struct SecurityPage {
-    pub frame: Frame,
-    pub totp_enabled: bool,
-}
-
 #[derive(Template)]
 #[template(path = "dashboard/totp_setup.html")]
 pub struct TotpSetupPage {
@@ -105,4 +136,40 @@ pub struct TotpSetupPage {
 pub struct RecoveryCodesPage {
     pub frame: Frame,
     pub codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/forgot.html")]
+pub struct ForgotPage {
+    pub frame: Frame,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/reset.html")]
+pub struct ResetPage {
+    pub frame: Frame,
+    pub token: String,
+}
+
+/// `?done=` after a change's redirect: which fixed notice the page shows
+/// (the text never comes from the URL).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl Done {
+    pub fn notice(&self) -> Option<&'static str> {
+        Some(match self.done.as_deref()? {
+            "code_sent" => "We emailed you a code. It works once, for 10 minutes.",
+            "approved" => "Withdrawal approved.",
+            "rejected" => "Withdrawal rejected; the funds are available again.",
+            "revoked" => "Key revoked, with every session made from it.",
+            "policy" => "Security policy saved.",
+            "allowlist" => "IP allowlist saved. It applies to the key's next request.",
+            "redelivered" => "Redelivery planned: it goes out shortly.",
+            _ => return None,
+        })
+    }
 }

@@ -3,7 +3,7 @@
 //! first code, recovery codes shown once, and each code accepted only once.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Redirect, Response};
 use axum::Form;
 use hmac::{Hmac, Mac};
 use paygate_proto::credentials::generate_opaque_token;
@@ -16,7 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use super::pages::{render, Frame, RecoveryCodesPage, SecurityPage, TotpSetupPage};
+use super::pages::{render, Frame, RecoveryCodesPage, TotpSetupPage};
 use super::session::{CsrfToken, SignedIn};
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
@@ -49,10 +49,43 @@ fn matching_step(seed: &[u8], code: &str, now: i64) -> Result<Option<i64>, ApiEr
 }
 
 fn recovery_hash(state: &AppState, code: &str) -> String {
-    let key = state.master_key().derive("dashboard recovery codes v1");
+    keyed_hash(state, "dashboard recovery codes v1", &code.to_ascii_lowercase())
+}
+
+/// HMAC-SHA-256 of `text` under a key derived from the master key for
+/// `purpose`, hex: how short codes are stored (a leaked table cannot be
+/// brute-forced without the master key).
+pub(super) fn keyed_hash(state: &AppState, purpose: &str, text: &str) -> String {
+    let key = state.master_key().derive(purpose);
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).unwrap_or_else(|_| unreachable_hmac());
-    mac.update(code.to_ascii_lowercase().as_bytes());
+    mac.update(text.as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+fn is_totp_shaped(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks a TOTP code newer than the last one accepted, and records it so
+/// it is never accepted again.
+pub(super) async fn accept_totp(state: &AppState, user: &UserRecord, code: &str) -> ApiResult<bool> {
+    let Some(sealed) = user.totp.as_ref().filter(|_| user.totp_enabled && is_totp_shaped(code)) else {
+        return Ok(false);
+    };
+    let seed = state.master_key().open(sealed, &seed_context(&user.id))?;
+    let Some(step) = matching_step(&seed, code, state.now())? else {
+        return Ok(false);
+    };
+    let mut tx = state.store().begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE dashboard_users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(&user.id)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 #[allow(clippy::panic)]
@@ -63,24 +96,10 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 /// Checks a sign-in code: a TOTP code newer than the last one accepted, or
 /// an unused recovery code. Records the use.
 pub async fn accept(state: &AppState, user: &UserRecord, code: &str) -> ApiResult<bool> {
-    let now = state.now();
-    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        let Some(sealed) = &user.totp else { return Ok(false) };
-        let seed = state.master_key().open(sealed, &seed_context(&user.id))?;
-        let Some(step) = matching_step(&seed, code, now)? else {
-            return Ok(false);
-        };
-        let mut tx = state.store().begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE dashboard_users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-        )
-        .bind(step)
-        .bind(&user.id)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        return Ok(updated.rows_affected() == 1);
+    if is_totp_shaped(code) {
+        return accept_totp(state, user, code).await;
     }
+    let now = state.now();
     let mut tx = state.store().begin_write().await?;
     let used =
         sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
@@ -93,22 +112,11 @@ pub async fn accept(state: &AppState, user: &UserRecord, code: &str) -> ApiResul
     Ok(used.rows_affected() == 1)
 }
 
-pub async fn security_page(csrf: CsrfToken, signed_in: SignedIn) -> Response {
-    render(&SecurityPage {
-        frame: Frame {
-            csrf: csrf.0,
-            email: Some(signed_in.user.email.clone()),
-            ..Frame::default()
-        },
-        totp_enabled: signed_in.user.totp_enabled,
-    })
-}
-
 /// Starts enrolment: a fresh seed, sealed and pending until confirmed.
 pub async fn setup(State(state): State<AppState>, csrf: CsrfToken, signed_in: SignedIn) -> ApiResult<Response> {
     let user = &signed_in.user;
     if user.totp_enabled {
-        return Ok(security_page(csrf, signed_in).await);
+        return Ok(Redirect::to("/dashboard/security").into_response());
     }
     let mut seed = zeroize::Zeroizing::new([0u8; 20]);
     rand::rngs::OsRng.fill_bytes(seed.as_mut());
@@ -161,7 +169,7 @@ pub async fn confirm(
 ) -> ApiResult<Response> {
     let user = &signed_in.user;
     let Some(sealed) = user.totp.as_ref().filter(|_| !user.totp_enabled) else {
-        return Ok(security_page(csrf, signed_in).await);
+        return Ok(Redirect::to("/dashboard/security").into_response());
     };
     let seed = state.master_key().open(sealed, &seed_context(&user.id))?;
     let now = state.now();

@@ -15,6 +15,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use paygate_proto::credentials::generate_opaque_token;
+use paygate_proto::Environment;
 use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -29,6 +30,8 @@ pub const AUDIENCE: &str = "paygate-dashboard";
 /// The audience of the short-lived token between password and 2FA code.
 pub const SECOND_FACTOR_AUDIENCE: &str = "paygate-dashboard-2fa";
 pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+/// The environment the dashboard shows (`test` unless switched to `live`).
+pub const MODE_COOKIE: &str = "__Host-paygate-mode";
 const FORM_LIMIT: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,5 +209,91 @@ impl FromRequestParts<AppState> for SignedIn {
             user,
             session_id: claims.sid,
         })
+    }
+}
+
+/// The environment the pages show and change: test unless this browser
+/// switched to live. It is a view setting, not a credential: the session
+/// decides who may act, this only which of the merchant's two worlds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode(pub Environment);
+
+impl<S: Send + Sync> FromRequestParts<S> for Mode {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let live = cookie(&parts.headers, MODE_COOKIE).is_some_and(|v| v == "live");
+        Ok(Mode(if live { Environment::Live } else { Environment::Test }))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ModeForm {
+    env: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Switches between test and live, then returns to the page the switch was on.
+pub async fn switch_mode(_signed_in: SignedIn, axum::Form(form): axum::Form<ModeForm>) -> Response {
+    let env = if form.env == "live" { "live" } else { "test" };
+    let back = local_path(&form.back).unwrap_or("/dashboard");
+    let mut response = Redirect::to(back).into_response();
+    if let Some(value) = set_cookie(MODE_COOKIE, env, 365 * 86_400) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// `path` when it is one of the dashboard's own pages (no open redirect).
+pub fn local_path(path: &str) -> Option<&str> {
+    let ours = path.starts_with("/dashboard") && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
+    ours.then_some(path)
+}
+
+/// What every signed-in page needs: the person, this browser's form token
+/// and the environment shown. Pages that take it send anyone else to sign in.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub csrf: CsrfToken,
+    pub mode: Mode,
+    pub signed_in: SignedIn,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ToLogin;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let signed_in = <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        let csrf = CsrfToken::from_request_parts(parts, state).await.map_err(|_| ToLogin)?;
+        let Ok(mode) = Mode::from_request_parts(parts, state).await;
+        Ok(Viewer { csrf, mode, signed_in })
+    }
+}
+
+impl Viewer {
+    pub fn user(&self) -> &UserRecord {
+        &self.signed_in.user
+    }
+
+    pub fn merchant(&self) -> &paygate_proto::MerchantId {
+        &self.signed_in.user.merchant_id
+    }
+
+    pub fn env(&self) -> Environment {
+        self.mode.0
+    }
+
+    /// The frame of a page in `section`.
+    pub fn frame(&self, section: &'static str) -> super::pages::Frame {
+        super::pages::Frame::signed_in(&self.csrf, &self.signed_in.user, self.mode, section)
+    }
+
+    /// This person as the actor of an audited change, from `ip`.
+    pub fn actor(&self, ip: crate::http::ClientIp) -> crate::api_keys::Actor {
+        crate::api_keys::Actor {
+            label: self.signed_in.user.email.clone(),
+            ip: Some(ip.0.to_string()),
+        }
     }
 }

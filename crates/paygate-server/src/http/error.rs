@@ -64,6 +64,22 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         self.code
     }
+
+    /// What a person should read about a refusal (the detail, then each
+    /// field's message); `None` for a failure of ours, which stays opaque.
+    pub fn for_people(&self) -> Option<String> {
+        if self.code.status() >= 500 {
+            return None;
+        }
+        let mut text = self
+            .detail
+            .clone()
+            .unwrap_or_else(|| self.code.default_detail().to_owned());
+        for error in &self.errors {
+            text.push_str(&format!(" {}: {}.", error.field, error.message));
+        }
+        Some(text)
+    }
 }
 
 impl From<crate::store::StoreError> for ApiError {

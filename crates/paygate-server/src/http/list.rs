@@ -131,6 +131,16 @@ pub struct Page {
 }
 
 impl Page {
+    /// The first page, with the defaults (newest first).
+    pub fn first() -> Self {
+        Page {
+            limit: DEFAULT_LIMIT,
+            sort: SortKey::CreatedAt,
+            order: Order::Desc,
+            after: None,
+        }
+    }
+
     /// Rows to fetch: one more than the limit tells whether there are more.
     pub fn fetch_limit(&self) -> i64 {
         i64::from(self.limit) + 1

@@ -47,14 +47,16 @@ impl Tier {
     }
 }
 
+/// Dashboard forms that sign in, check a password, or send mail: the `auth`
+/// tier when posted. (Payout decisions are daily work; their wrong codes are
+/// bounded by the per-code attempts and the account lockout.)
 const DASHBOARD_AUTH_PAGES: &[&str] = &[
     "/dashboard/login",
     "/dashboard/register",
-    "/dashboard/verify-email",
-    "/dashboard/password-reset",
-    "/dashboard/forgot-password",
-    "/dashboard/2fa",
-    "/dashboard/login/2fa",
+    "/dashboard/password",
+    "/dashboard/codes",
+    "/dashboard/security/password",
+    "/dashboard/security/2fa",
 ];
 
 fn under(path: &str, prefix: &str) -> bool {
@@ -127,6 +129,14 @@ mod tests {
         );
         assert_eq!(classify(&get, "/v1/withdrawal-requests"), Some(Tier::Standard));
         assert_eq!(classify(&post, "/dashboard/login"), Some(Tier::Auth));
+        assert_eq!(classify(&post, "/dashboard/password/forgot"), Some(Tier::Auth));
+        assert_eq!(classify(&post, "/dashboard/codes"), Some(Tier::Auth));
+        // Approving many payouts is daily work; wrong codes are bounded by the lockout.
+        assert_eq!(
+            classify(&post, "/dashboard/withdrawals/wd_1/decide"),
+            Some(Tier::Dashboard)
+        );
+        assert_eq!(classify(&post, "/dashboard/api-keys"), Some(Tier::Dashboard));
         for public in [
             "/v1/payor/session",
             "/v1/payor/session/pay",

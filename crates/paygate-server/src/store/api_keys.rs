@@ -181,3 +181,32 @@ pub async fn insert_key(conn: &mut sqlx::AnyConnection, key: &NewKey) -> StoreRe
     .await?;
     Ok(())
 }
+
+/// Replaces the IP allowlist of the tenant's active key `id` and bumps the
+/// revocation epoch, so every process drops its cached copy of the old list
+/// at once. `false` when there is no such active key.
+pub async fn set_allowed_ips_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    owner: (&MerchantId, Environment),
+    allowed_ips: &[String],
+    now: i64,
+) -> StoreResult<bool> {
+    let allowed_ips = serde_json::to_string(allowed_ips).map_err(|_| corrupt("allowed_ips"))?;
+    let updated = sqlx::query(
+        "UPDATE api_keys SET allowed_ips = $1 WHERE id = $2 AND merchant_id = $3 AND env = $4 \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $5)",
+    )
+    .bind(allowed_ips)
+    .bind(id)
+    .bind(owner.0.as_str())
+    .bind(owner.1.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    super::auth::bump_epoch(conn).await?;
+    Ok(true)
+}

@@ -18,7 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use api_keys::{insert_key, key_by_id_in, KeyRecord, NewKey};
+pub use api_keys::{insert_key, key_by_id_in, set_allowed_ips_in, KeyRecord, NewKey};
 pub use ledger::BalanceRow;
 pub use merchants::MerchantRecord;
 

@@ -8,13 +8,14 @@ use http::HeaderMap;
 use paygate_proto::webhooks::{
     mask, CreateWebhookEndpoint, Delivery, DeliveryAttempt, Redeliver, WebhookEndpoint, WebhookSecret, EVENT_TYPES,
 };
-use paygate_proto::{ErrorCode, FieldError, Scope};
+use paygate_proto::{Environment, ErrorCode, FieldError, MerchantId, Scope};
 use serde::Serialize;
 use serde_json::json;
 
 use super::db::{self, DeliveryRow, EndpointRecord};
 use super::egress::{self, Policy};
 use super::secret_context;
+use crate::api_keys::Actor;
 use crate::app::AppState;
 use crate::audit::{self, AuditEntry, Outcome};
 use crate::auth::Caller;
@@ -31,7 +32,7 @@ const MAX_DESCRIPTION: usize = 500;
 #[derive(Serialize)]
 pub struct Listed<T> {
     #[serde(flatten)]
-    item: T,
+    pub item: T,
     #[serde(skip)]
     key: (i64, String),
 }
@@ -106,6 +107,21 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWebhookEndpoint>,
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     caller.require(Scope::WebhooksManage)?;
+    let actor = Actor::api(&caller, client_ip);
+    Ok(ApiJson(
+        create_endpoint(&state, &caller.merchant_id, caller.env, body, &actor).await?,
+    ))
+}
+
+/// Creates an endpoint (events checked, URL vetted by the egress policy)
+/// with its audit row; the signing secret is in the answer this once.
+pub async fn create_endpoint(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    body: CreateWebhookEndpoint,
+    actor: &Actor,
+) -> ApiResult<WebhookEndpoint> {
     let mut errors = Vec::new();
     let events = event_list(&body.events, &mut errors);
     let description = body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
@@ -118,7 +134,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let policy = Policy::for_env(caller.env, state.config().webhooks.allow_private_targets);
+    let policy = Policy::for_env(env, state.config().webhooks.allow_private_targets);
     let (url, _) = egress::vet_url(&body.url, policy)
         .map_err(|refusal| ApiError::new(ErrorCode::UrlNotAllowed).with_detail(refusal.to_string()))?;
     let now = state.now();
@@ -126,8 +142,8 @@ pub async fn create(
     let secret = WebhookSecret::generate();
     let record = EndpointRecord {
         id: id.clone(),
-        merchant_id: caller.merchant_id.clone(),
-        env: caller.env,
+        merchant_id: merchant.clone(),
+        env,
         url: url.to_string(),
         description,
         events,
@@ -144,14 +160,14 @@ pub async fn create(
     };
     let mut tx = state.store().begin_write().await?;
     db::insert_endpoint(tx.conn(), &record).await?;
-    let entry = AuditEntry::new("webhook_endpoint.created", Outcome::Success)
-        .merchant(&caller.merchant_id, caller.env)
-        .actor(&caller.key_prefix)
-        .ip(client_ip.0)
-        .details(json!({ "endpoint_id": id, "url": record.url, "events": record.events }));
+    let entry = actor.stamp(
+        AuditEntry::new("webhook_endpoint.created", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({ "endpoint_id": id, "url": record.url, "events": record.events })),
+    );
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    Ok(ApiJson(to_wire(&record, Some(&secret), now)))
+    Ok(to_wire(&record, Some(&secret), now))
 }
 
 #[utoipa::path(
@@ -168,22 +184,43 @@ pub async fn list(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<WebhookEndpoint>>>> {
     caller.require(Scope::WebhooksManage)?;
+    Ok(ApiJson(
+        endpoints_page(&state, &caller.merchant_id, caller.env, page).await?,
+    ))
+}
+
+/// A page of the tenant's endpoints, secrets masked.
+pub async fn endpoints_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    page: Page,
+) -> ApiResult<ListReply<Listed<WebhookEndpoint>>> {
     let page = page.supporting(&[SortKey::CreatedAt]);
     let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
     let now = state.now();
-    let rows = db::list_endpoints(&mut conn, &caller.merchant_id, caller.env, &page)
+    let rows = db::list_endpoints(&mut conn, merchant, env, &page)
         .await?
         .iter()
         .map(|r| listed(to_wire(r, None, now), r.created_at, &r.id))
         .collect();
-    Ok(ApiJson(reply(&page, rows)))
+    Ok(reply(&page, rows))
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<EndpointRecord> {
+async fn find(state: &AppState, merchant: &MerchantId, env: Environment, id: &str) -> ApiResult<EndpointRecord> {
     let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
-    db::endpoint(&mut conn, &caller.merchant_id, caller.env, id)
-        .await?
-        .ok_or_else(not_found)
+    db::endpoint(&mut conn, merchant, env, id).await?.ok_or_else(not_found)
+}
+
+/// One of the tenant's endpoints, secret masked, or `404`.
+pub async fn masked_endpoint(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+) -> ApiResult<WebhookEndpoint> {
+    let record = find(state, merchant, env, id).await?;
+    Ok(to_wire(&record, None, state.now()))
 }
 
 #[utoipa::path(
@@ -199,8 +236,9 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     caller.require(Scope::WebhooksManage)?;
-    let record = find(&state, &caller, &id).await?;
-    Ok(ApiJson(to_wire(&record, None, state.now())))
+    Ok(ApiJson(
+        masked_endpoint(&state, &caller.merchant_id, caller.env, &id).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -254,10 +292,25 @@ pub async fn rotate(
 ) -> ApiResult<ApiJson<WebhookEndpoint>> {
     caller.require(Scope::WebhooksManage)?;
     caller.require_secret()?;
+    let actor = Actor::api(&caller, client_ip);
+    Ok(ApiJson(
+        rotate_secret(&state, &caller.merchant_id, caller.env, &id, &actor).await?,
+    ))
+}
+
+/// Gives an endpoint a new signing secret (shown this once); the previous
+/// one signs beside it for 24 hours. Audited.
+pub async fn rotate_secret(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    actor: &Actor,
+) -> ApiResult<WebhookEndpoint> {
     let now = state.now();
     let secret = WebhookSecret::generate();
     let mut tx = state.store().begin_write().await?;
-    let mut record = db::endpoint(tx.conn(), &caller.merchant_id, caller.env, &id)
+    let mut record = db::endpoint(tx.conn(), merchant, env, id)
         .await?
         .ok_or_else(not_found)?;
     let sealed = state
@@ -274,18 +327,18 @@ pub async fn rotate(
         now,
     )
     .await?;
-    let entry = AuditEntry::new("webhook_endpoint.secret_rotated", Outcome::Success)
-        .merchant(&caller.merchant_id, caller.env)
-        .actor(&caller.key_prefix)
-        .ip(client_ip.0)
-        .details(json!({ "endpoint_id": record.id, "previous_secret_expires_at": rfc3339(until) }));
+    let entry = actor.stamp(
+        AuditEntry::new("webhook_endpoint.secret_rotated", Outcome::Success)
+            .merchant(merchant, env)
+            .details(json!({ "endpoint_id": record.id, "previous_secret_expires_at": rfc3339(until) })),
+    );
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
     record.previous = Some(std::mem::replace(&mut record.secret, sealed));
     record.secret_hint = secret.hint().to_owned();
     record.previous_expires_at = Some(until);
     record.updated_at = now;
-    Ok(ApiJson(to_wire(&record, Some(&secret), now)))
+    Ok(to_wire(&record, Some(&secret), now))
 }
 
 fn delivery_to_wire(row: &DeliveryRow) -> Delivery {
@@ -328,15 +381,28 @@ pub async fn deliveries(
     page: Page,
 ) -> ApiResult<ApiJson<ListReply<Listed<Delivery>>>> {
     caller.require(Scope::WebhooksManage)?;
+    Ok(ApiJson(
+        deliveries_page(&state, &caller.merchant_id, caller.env, &id, page).await?,
+    ))
+}
+
+/// A page of an endpoint's deliveries, newest first, each with its attempts.
+pub async fn deliveries_page(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    page: Page,
+) -> ApiResult<ListReply<Listed<Delivery>>> {
     let page = page.supporting(&[SortKey::CreatedAt]);
-    let endpoint = find(&state, &caller, &id).await?;
+    let endpoint = find(state, merchant, env, id).await?;
     let mut conn = state.store().pool().acquire().await.map_err(ApiError::internal)?;
     let rows = db::list_deliveries(&mut conn, &endpoint.id, &page)
         .await?
         .iter()
         .map(|d| listed(delivery_to_wire(d), d.created_at, &d.id))
         .collect();
-    Ok(ApiJson(reply(&page, rows)))
+    Ok(reply(&page, rows))
 }
 
 #[utoipa::path(
@@ -364,14 +430,37 @@ pub async fn redeliver(
         }
         crate::http::json::parse_json(&body)?
     };
+    let planned = redeliver_event(
+        &state,
+        &caller.merchant_id,
+        caller.env,
+        &id,
+        request.endpoint.as_deref(),
+    )
+    .await?;
+    Ok(ApiJson(ListReply {
+        object: "list",
+        data: planned,
+        has_more: false,
+        next_cursor: None,
+    }))
+}
+
+/// Plans a new delivery of event `id` to one enabled endpoint, or to every
+/// enabled endpoint subscribed to it, and wakes the sender.
+pub async fn redeliver_event(
+    state: &AppState,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    endpoint: Option<&str>,
+) -> ApiResult<Vec<Delivery>> {
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
-    let event = db::event(tx.conn(), &caller.merchant_id, caller.env, &id)
-        .await?
-        .ok_or_else(not_found)?;
-    let targets: Vec<EndpointRecord> = match &request.endpoint {
+    let event = db::event(tx.conn(), merchant, env, id).await?.ok_or_else(not_found)?;
+    let targets: Vec<EndpointRecord> = match endpoint {
         Some(endpoint_id) => {
-            let endpoint = db::endpoint(tx.conn(), &caller.merchant_id, caller.env, endpoint_id)
+            let endpoint = db::endpoint(tx.conn(), merchant, env, endpoint_id)
                 .await?
                 .ok_or_else(not_found)?;
             if endpoint.status != "enabled" {
@@ -379,7 +468,7 @@ pub async fn redeliver(
             }
             vec![endpoint]
         }
-        None => db::enabled_endpoints(tx.conn(), caller.merchant_id.as_str(), caller.env.as_str())
+        None => db::enabled_endpoints(tx.conn(), merchant.as_str(), env.as_str())
             .await?
             .into_iter()
             .filter(|e| e.subscribes_to(&event.event_type))
@@ -414,10 +503,5 @@ pub async fn redeliver(
         .collect();
     tx.commit().await?;
     state.webhooks().wake();
-    Ok(ApiJson(ListReply {
-        object: "list",
-        data: planned,
-        has_more: false,
-        next_cursor: None,
-    }))
+    Ok(planned)
 }

@@ -11,14 +11,14 @@ use reqwest::{Response, StatusCode};
 use crate::support::{spawn_app, TestApp};
 
 /// A browser as far as these pages need: cookies kept, redirects visible.
-struct Browser<'a> {
-    app: &'a TestApp,
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
     http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
+    pub cookies: BTreeMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none());
@@ -53,7 +53,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub async fn get(&mut self, path: &str) -> Response {
         let response = self
             .http
             .get(self.app.url(path))
@@ -65,7 +65,7 @@ impl<'a> Browser<'a> {
         response
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let response = self
             .http
             .post(self.app.url(path))
@@ -79,20 +79,20 @@ impl<'a> Browser<'a> {
     }
 
     /// Loads a page and returns its CSRF token.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub async fn csrf(&mut self, path: &str) -> String {
         let html = self.get(path).await.text().await.expect("html");
         hidden(&html, "csrf")
     }
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let re = Regex::new(&format!(r#"name="{name}" value="([^"]+)""#)).expect("regex");
     re.captures(html)
         .map(|c| c[1].to_owned())
         .unwrap_or_else(|| panic!("no {name} field in {html}"))
 }
 
-fn location(response: &Response) -> String {
+pub fn location(response: &Response) -> String {
     response
         .headers()
         .get(LOCATION)
@@ -100,20 +100,25 @@ fn location(response: &Response) -> String {
         .unwrap_or_default()
 }
 
-/// The verification link from the newest mail in the outbox.
-fn link_from_outbox(outbox: &Path) -> String {
+/// The newest mail in the outbox, quoted-printable soft breaks undone.
+pub fn newest_mail(outbox: &Path) -> String {
     let mut mails: Vec<_> = std::fs::read_dir(outbox)
         .expect("outbox")
         .filter_map(Result::ok)
         .collect();
     mails.sort_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
     let text = std::fs::read_to_string(mails.last().expect("a mail").path()).expect("eml");
-    let text = text.replace("=\r\n", "").replace("=3D", "=");
-    let re = Regex::new(r"https://[^\s]+/dashboard/verify\?token=[A-Za-z0-9_\-]+").expect("regex");
-    re.find(&text).expect("link in mail").as_str().to_owned()
+    text.replace("=\r\n", "").replace("=3D", "=")
 }
 
-async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &str) {
+/// The path of the first dashboard link in the newest mail matching `pattern`.
+pub fn link_path_from_outbox(outbox: &Path, pattern: &str) -> String {
+    let text = newest_mail(outbox);
+    let re = Regex::new(&format!(r"https://[^\s]+(/dashboard/{pattern}\?token=[A-Za-z0-9_\-]+)")).expect("regex");
+    re.captures(&text).expect("link in mail")[1].to_owned()
+}
+
+pub async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &str) {
     let csrf = browser.csrf("/dashboard/register").await;
     let response = browser
         .post(
@@ -128,16 +133,12 @@ async fn register_and_verify(browser: &mut Browser<'_>, email: &str, password: &
         .await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.expect("html").contains("Check your email"));
-    let link = link_from_outbox(&browser.app.data_dir.join("outbox"));
-    let path = link
-        .split_once("/dashboard")
-        .map(|(_, rest)| format!("/dashboard{rest}"))
-        .expect("path");
+    let path = link_path_from_outbox(&browser.app.data_dir.join("outbox"), "verify");
     let verified = browser.get(&path).await.text().await.expect("html");
     assert!(verified.contains("Email verified"), "{verified}");
 }
 
-async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Response {
+pub async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Response {
     let csrf = browser.csrf("/dashboard/login").await;
     browser
         .post(

@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod credentials;
 mod dashboard;
+mod dashboard_pages;
 mod errors;
 mod idempotency;
 mod key_lifecycle;

@@ -1,49 +1,24 @@
-//! `paygate-cli`: the merchant developer's command-line companion.
-#![forbid(unsafe_code)]
+//! `paygate-cli scan`: leaked credentials in files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use paygate_sdk::scan::scan_paths;
+use paygate_sdk::scan::scan_paths_with_progress;
 
-#[derive(Debug, Parser)]
-#[command(name = "paygate-cli", version, about = "Paygate for merchants' developers")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use crate::output;
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Find Paygate keys and secrets in files. Exits 1 when one is found.
-    Scan {
-        /// Files or directories (searched recursively).
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// One JSON object per finding.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Scan { paths, json } => scan(&paths, json),
-    }
-}
-
-fn scan(paths: &[PathBuf], json: bool) -> ExitCode {
-    let report = scan_paths(paths);
+pub fn run(paths: &[PathBuf], json: bool) -> ExitCode {
+    let progress = output::spinner("files scanned");
+    let report = scan_paths_with_progress(paths, |_| progress.inc(1));
+    progress.finish_and_clear();
     for finding in &report.findings {
         if json {
-            let line = serde_json::json!({
+            output::json(&serde_json::json!({
                 "path": finding.path.display().to_string(),
                 "line": finding.line,
                 "kind": finding.kind.as_str(),
                 "masked": finding.masked,
-            });
-            println!("{line}");
+            }));
         } else {
             println!(
                 "{}:{}: {} {}",

@@ -1,5 +1,4 @@
-//! The `paygate-cli` binary, run as a user would.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The `paygate-cli scan` command, run as a user would.
 
 use std::path::Path;
 use std::process::Command;
