@@ -179,7 +179,7 @@ pub fn verify_delivery(
     tolerance_secs: i64,
 ) -> Result<(), VerifyError> {
     let ts: i64 = timestamp.parse().map_err(|_| VerifyError::Timestamp)?;
-    if (now - ts).abs() > tolerance_secs {
+    if now.abs_diff(ts) > tolerance_secs.unsigned_abs() {
         return Err(VerifyError::Timestamp);
     }
     let expected = standard_signature(secret, msg_id, ts, body);
@@ -337,6 +337,15 @@ mod tests {
 
     fn vectors() -> Vectors {
         serde_json::from_str(include_str!("../tests/vectors/standard-webhooks.json")).unwrap()
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let secret = WebhookSecret::generate();
+        for timestamp in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let checked = verify_delivery(&secret, "msg_1", &timestamp, "v1,AAAA", b"{}", 1_700_000_000, 300);
+            assert_eq!(checked, Err(VerifyError::Timestamp), "{timestamp}");
+        }
     }
 
     #[test]

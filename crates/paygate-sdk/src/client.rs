@@ -561,15 +561,22 @@ pub(crate) fn decode<T: DeserializeOwned>(raw: &RawResponse) -> Result<T, Error>
 
 /// Decodes an error response into [`Error::Api`].
 pub(crate) fn problem_error(raw: &RawResponse) -> Error {
-    match serde_json::from_slice::<Problem>(&raw.body) {
+    decode_problem(raw.status, &raw.headers, &raw.body)
+}
+
+/// Decodes an error answer (status, headers, body as received) into
+/// [`Error::Api`], or [`Error::Decode`] when the body is not a problem
+/// document. Never panics, whatever the server (or a proxy) sent.
+pub fn decode_problem(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    match serde_json::from_slice::<Problem>(body) {
         Ok(problem) => Error::Api(Box::new(ApiError {
-            status: raw.status,
+            status,
             problem,
-            retry_after: retry_after(&raw.headers),
+            retry_after: retry_after(headers),
         })),
         Err(_) => Error::Decode {
-            status: raw.status,
-            message: String::from_utf8_lossy(&raw.body).chars().take(200).collect(),
+            status,
+            message: String::from_utf8_lossy(body).chars().take(200).collect(),
         },
     }
 }

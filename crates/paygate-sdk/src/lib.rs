@@ -93,7 +93,7 @@ mod tls;
 pub mod webhook;
 
 pub use auth::AuthMode;
-pub use client::{Client, ClientBuilder, RawResponse};
+pub use client::{decode_problem, Client, ClientBuilder, RawResponse};
 pub use error::{ApiError, Error};
 pub use list::{ListParams, Order, Page, Pager};
 pub use paygate_proto as proto;

@@ -1,11 +1,19 @@
 //! A small load generator for authenticated calls over TLS with keep-alive.
 //! Unlike wrk it can sign every request (API.md 4.3), each with a distinct
-//! query so no two signatures repeat. Used by `bench/auth_throughput.sh`.
+//! query so no two signatures repeat. Used by `bench/auth_throughput.sh`
+//! and `bench/latency.sh`.
+//!
+//! Closed loop (default): `--connections` clients each send the next request
+//! when the last one is answered, for `--seconds`; prints the throughput.
+//! Open loop (`--rate R`): requests start at R per second on a fixed
+//! schedule, whether or not earlier ones were answered, and each latency is
+//! measured from its scheduled start (so a slow server cannot hide its queue
+//! by slowing the client down); prints latency percentiles.
 //!
 //! ```text
 //! loadgen --url https://127.0.0.1:8443 --ca cert.pem --mode token-signed \
 //!         --key sk_test_... --secret sec_test_... --merchant MCH-... \
-//!         --connections 32 --seconds 10
+//!         --connections 32 --seconds 10 [--rate 500]
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
@@ -25,6 +33,7 @@ struct Args {
     merchant: String,
     connections: usize,
     seconds: u64,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +46,7 @@ fn parse_args() -> Args {
         merchant: String::new(),
         connections: 32,
         seconds: 10,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,6 +60,7 @@ fn parse_args() -> Args {
             "--merchant" => args.merchant = value,
             "--connections" => args.connections = value.parse().expect("connections"),
             "--seconds" => args.seconds = value.parse().expect("seconds"),
+            "--rate" => args.rate = Some(value.parse().expect("rate")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -85,6 +96,97 @@ async fn token(client: &reqwest::Client, args: &Args) -> (String, String) {
     )
 }
 
+/// The `n`th request of the run, in the chosen mode.
+fn request(
+    client: &reqwest::Client,
+    args: &Args,
+    bearer: Option<&(String, String)>,
+    n: u64,
+) -> reqwest::RequestBuilder {
+    match args.mode.as_str() {
+        "healthz" => client.get(format!("{}/healthz", args.url)),
+        "key" => client
+            .get(format!("{}/v1/balance", args.url))
+            .header("x-api-key", &args.key),
+        "token" | "token-signed" => {
+            let (token, session) = bearer.expect("token");
+            let target = format!("/v1/balance?n={n}");
+            let mut request = client
+                .get(format!("{}{target}", args.url))
+                .header("authorization", format!("Bearer {token}"))
+                .header("x-session-id", session);
+            if args.mode == "token-signed" {
+                let ts = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .expect("time")
+                    .as_secs()
+                    .to_string();
+                let signature = sign_request(&args.secret, "GET", &target, b"", &ts);
+                request = request.header("x-timestamp", ts).header("x-signature", signature);
+            }
+            request
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+/// Sends a request and reads its answer; whether it succeeded.
+async fn send(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) => {
+            let success = response.status().is_success();
+            let _ = response.bytes().await;
+            success
+        }
+        Err(_) => false,
+    }
+}
+
+/// Open loop: `rate` requests per second on a fixed schedule for `seconds`.
+async fn open_loop(client: reqwest::Client, args: Args, bearer: Option<(String, String)>, rate: f64) {
+    let bearer = Arc::new(bearer);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let total = (rate * args.seconds as f64).round() as u64;
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for n in 0..total {
+        let scheduled = started + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(scheduled).await;
+        let (client, args, bearer) = (client.clone(), args.clone(), bearer.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = send(request(&client, &args, bearer.as_ref().as_ref(), n)).await;
+            (ok, scheduled.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut failed = 0u64;
+    for task in tasks {
+        let (ok, latency) = task.await.expect("task");
+        if ok {
+            latencies.push(latency.as_secs_f64() * 1000.0);
+        } else {
+            failed += 1;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "{{\"mode\":\"{}\",\"offered_rps\":{rate},\"ok\":{},\"failed\":{failed},\"seconds\":{elapsed:.2},\"p50_ms\":{:.2},\"p90_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2}}}",
+        args.mode,
+        latencies.len(),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -94,6 +196,10 @@ async fn main() {
     } else {
         None
     };
+    if let Some(rate) = args.rate {
+        open_loop(client, args, bearer, rate).await;
+        return;
+    }
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(AtomicU64::new(0));
@@ -106,43 +212,10 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let request = match args.mode.as_str() {
-                    "healthz" => client.get(format!("{}/healthz", args.url)),
-                    "key" => client
-                        .get(format!("{}/v1/balance", args.url))
-                        .header("x-api-key", &args.key),
-                    "token" | "token-signed" => {
-                        let (token, session) = bearer.as_ref().expect("token");
-                        let target = format!("/v1/balance?n={n}");
-                        let mut request = client
-                            .get(format!("{}{target}", args.url))
-                            .header("authorization", format!("Bearer {token}"))
-                            .header("x-session-id", session);
-                        if args.mode == "token-signed" {
-                            let ts = SystemTime::now()
-                                .duration_since(UNIX_EPOCH)
-                                .expect("time")
-                                .as_secs()
-                                .to_string();
-                            let signature = sign_request(&args.secret, "GET", &target, b"", &ts);
-                            request = request.header("x-timestamp", ts).header("x-signature", signature);
-                        }
-                        request
-                    }
-                    other => panic!("unknown mode {other}"),
-                };
-                match request.send().await {
-                    Ok(response) if response.status().is_success() => {
-                        let _ = response.bytes().await;
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(response) => {
-                        let _ = response.bytes().await;
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
+                if send(request(&client, &args, bearer.as_ref(), n)).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }));

@@ -28,6 +28,7 @@ const CONFIG_KEYS: &[&str] = &[
     "smtp",
     "connections",
     "audit",
+    "alerts",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +51,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub connections: ConnectionLimits,
     pub audit: AuditConfig,
+    pub alerts: AlertConfig,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             connections: ConnectionLimits::default(),
             audit: AuditConfig::default(),
+            alerts: AlertConfig::default(),
         }
     }
 }
@@ -139,7 +142,7 @@ pub struct Limit {
 }
 
 impl Limit {
-    const fn new(limit: u32, window_secs: u64) -> Self {
+    pub const fn new(limit: u32, window_secs: u64) -> Self {
         Self { limit, window_secs }
     }
 }
@@ -264,6 +267,48 @@ impl Default for AuditConfig {
     }
 }
 
+/// When `security.alert` events fire (API.md section 12). Bursts are counted
+/// in memory per process; after an alert the same subject stays quiet for
+/// `cooldown_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Authentication failures with one API key (or its tokens) that make a burst.
+    pub key_auth_failures: Limit,
+    /// Authentication failures from one client address (IPv6: its /64) that make a burst.
+    pub ip_auth_failures: Limit,
+    /// `429` answers to one merchant and environment that make a burst.
+    pub rate_limited: Limit,
+    /// Alert when a key is used from an address it was never used from
+    /// (its very first address is recorded without an alert).
+    pub new_ip: bool,
+    /// Quiet time per subject (key, address, merchant) after an alert.
+    pub cooldown_secs: u64,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        Self {
+            key_auth_failures: Limit::new(10, 60),
+            ip_auth_failures: Limit::new(20, 60),
+            rate_limited: Limit::new(20, 60),
+            new_ip: true,
+            cooldown_secs: 900,
+        }
+    }
+}
+
+impl AlertConfig {
+    /// Every burst threshold with its configuration key, for validation.
+    pub fn named(&self) -> [(&'static str, Limit); 3] {
+        [
+            ("key_auth_failures", self.key_auth_failures),
+            ("ip_auth_failures", self.ip_auth_failures),
+            ("rate_limited", self.rate_limited),
+        ]
+    }
+}
+
 /// Protection against slow clients and connection floods.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -345,16 +390,21 @@ impl Config {
 
     /// Checks every value that deserialisation alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, limit) in self.rate_limits.named() {
+        let limits = self
+            .rate_limits
+            .named()
+            .map(|(name, limit)| ("rate_limits", name, limit));
+        let alerts = self.alerts.named().map(|(name, limit)| ("alerts", name, limit));
+        for (section, name, limit) in limits.into_iter().chain(alerts) {
             if limit.limit == 0 {
                 return Err(ConfigError::new(
-                    format!("rate_limits.{name}.limit"),
+                    format!("{section}.{name}.limit"),
                     "must be at least 1",
                 ));
             }
             if limit.window_secs == 0 {
                 return Err(ConfigError::new(
-                    format!("rate_limits.{name}.window_secs"),
+                    format!("{section}.{name}.window_secs"),
                     "must be at least 1",
                 ));
             }

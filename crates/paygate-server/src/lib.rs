@@ -43,5 +43,6 @@ pub mod store;
 pub mod suspension;
 pub mod telemetry;
 pub mod wallets;
+pub mod watch;
 pub mod webhooks;
 pub mod withdrawals;

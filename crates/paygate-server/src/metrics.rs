@@ -1,7 +1,8 @@
 //! Prometheus metrics, served at `/metrics` on the admin listener (loopback
 //! by default, never on the API port): requests by route and status, latency
 //! histograms, errors by code (authentication failures among them),
-//! and database pool use. Other modules add their own counters through the
+//! rate-limit refusals by tier, webhook delivery attempts by outcome, and
+//! database pool use. Other modules add their own counters through the
 //! `metrics` macros.
 
 use std::net::SocketAddr;
@@ -53,6 +54,28 @@ pub fn record_request(route: &str, method: &str, status: u16, error_code: Option
             metrics::counter!("paygate_auth_failures_total", "code" => code).increment(1);
         }
     }
+}
+
+/// Records a `429`, by the limit (tier) that refused it.
+pub fn record_rate_limit_refusal(tier: &'static str) {
+    metrics::counter!("paygate_rate_limit_refusals_total", "tier" => tier).increment(1);
+}
+
+/// Records one webhook delivery attempt: what the receiver's answer was
+/// (`delivered`, `gone`, `failed`) and where that left the delivery
+/// (`succeeded`, `pending` for a retry, `failed` for good).
+pub fn record_webhook_attempt(verdict: &crate::webhooks::send::Verdict, delivery_status: &'static str) {
+    let outcome = match verdict {
+        crate::webhooks::send::Verdict::Delivered => "delivered",
+        crate::webhooks::send::Verdict::Gone => "gone",
+        crate::webhooks::send::Verdict::Failed => "failed",
+    };
+    metrics::counter!(
+        "paygate_webhook_attempts_total",
+        "outcome" => outcome,
+        "delivery_status" => delivery_status
+    )
+    .increment(1);
 }
 
 async fn render(State(state): State<AppState>) -> String {

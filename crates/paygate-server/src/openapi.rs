@@ -49,7 +49,7 @@ use utoipa::{Modify, OpenApi};
         crate::webhooks::endpoints::redeliver
     ),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
-    modifiers(&SecuritySchemes)
+    modifiers(&SecuritySchemes, &ProblemResponses)
 )]
 pub struct ApiDoc;
 
@@ -73,6 +73,46 @@ impl Modify for SecuritySchemes {
         );
     }
 }
+
+/// Every error is a problem document (API.md section 3): error responses
+/// are `application/problem+json` with the `Problem` schema, and every
+/// operation documents `default` for the statuses it does not list (any
+/// route can answer `400` for a bad credential header, `413`, `415`, `429` or
+/// `503`, as Stripe documents its errors once for every endpoint).
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (is_error, response) {
+                        response.content.clear();
+                        response.content.insert(PROBLEM_CONTENT_TYPE.to_owned(), problem());
+                    }
+                }
+                let default = ResponseBuilder::new()
+                    .description("An error, as a problem document with its catalog code (see /docs/errors).")
+                    .content(PROBLEM_CONTENT_TYPE, problem())
+                    .build();
+                responses.entry("default".to_owned()).or_insert(RefOr::T(default));
+            }
+        }
+    }
+}
+
+const PROBLEM_CONTENT_TYPE: &str = paygate_proto::headers::PROBLEM_CONTENT_TYPE;
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

@@ -13,7 +13,7 @@ pub mod decisions;
 mod jwt_crypto;
 pub mod replay;
 mod services;
-pub(crate) mod signature;
+pub mod signature;
 pub mod tokens;
 
 pub use caller::{Caller, Credential};
@@ -98,18 +98,38 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             })
             .await;
     }
+    let key_ref = trail.key.as_ref().map(|k| crate::watch::KeyRef {
+        id: &k.record.id,
+        prefix: &k.record.prefix,
+        merchant: &k.record.merchant_id,
+        env: k.record.env,
+    });
+    let watch = state.auth().watch();
     match verified {
         Ok((caller, body)) => {
+            if let Some(key) = &key_ref {
+                watch.used_from(&state, key, ip).await;
+            }
             let checks = request_limits(&state, &parts, &caller);
             let context = parts.extensions.get::<LimitContext>().cloned();
             if let Err(refused) = limits::layer::apply_more(&state, context.as_ref(), &checks).await {
+                if let Some(key) = &key_ref {
+                    watch.rate_limited(&state, key, ip).await;
+                }
                 return refused;
             }
             let mut req = Request::from_parts(parts, body);
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Err(err) => err.into_response(),
+        Err(err) => {
+            if is_decision {
+                watch
+                    .auth_failed(&state, key_ref.as_ref(), ip, err.code().as_str())
+                    .await;
+            }
+            err.into_response()
+        }
     }
 }
 

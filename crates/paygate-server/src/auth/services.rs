@@ -32,6 +32,7 @@ pub struct AuthServices {
     replay: Arc<dyn ReplayGuard>,
     limiter: Arc<dyn Limiter>,
     decisions: Decisions,
+    watch: crate::watch::Watch,
 }
 
 impl AuthServices {
@@ -55,6 +56,7 @@ impl AuthServices {
             replay,
             limiter,
             decisions: Decisions::new(store.clone()),
+            watch: crate::watch::Watch::new(&config.alerts),
         }
     }
 
@@ -64,6 +66,11 @@ impl AuthServices {
         let epoch = self.epoch.current(store).await?;
         self.cache.sync(epoch);
         Ok(epoch)
+    }
+
+    /// The security watch, which raises alerts for bursts and new addresses.
+    pub fn watch(&self) -> &crate::watch::Watch {
+        &self.watch
     }
 
     pub fn tokens(&self) -> &TokenService {

@@ -54,6 +54,15 @@ pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 
 /// Parses a JSON body into `T`, mapping failures to the catalog.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body of the API is an object; serde would also read a
+    // struct from an array of its fields in order, which no client means.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+            return Err(ApiError::field("", "the body must be a JSON object"))
+        }
+        Some(_) => return Err(ApiError::new(ErrorCode::InvalidJson)),
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -107,8 +107,8 @@ impl Cursor {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// 1 to 100 (default 20); more than 100 is served as 100.
-    #[param(value_type = Option<u32>)]
+    /// 1 or more (default 20); more than 100 is served as 100.
+    #[param(value_type = Option<u64>, minimum = 1)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -117,6 +117,7 @@ pub struct ListQuery {
     #[serde(rename = "sortBy")]
     sort_by: Option<String>,
     /// `desc` (default) or `asc`.
+    #[param(pattern = "^(asc|desc)?$")]
     order: Option<String>,
 }
 
@@ -195,14 +196,15 @@ pub struct ListReply<T> {
 fn parse_page(query: ListQuery) -> Result<Page, ApiError> {
     let limit = match query.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<u64>() {
-            Ok(0) | Err(_) => {
+        // The document says a 64-bit integer from 1; anything else is refused.
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n >= 1 => u32::try_from(n.min(i64::from(MAX_LIMIT))).unwrap_or(MAX_LIMIT),
+            _ => {
                 return Err(ApiError::field(
                     "limit",
                     "must be a whole number from 1 (more than 100 is served as 100)",
                 ))
             }
-            Ok(n) => u32::try_from(n.min(u64::from(MAX_LIMIT))).unwrap_or(MAX_LIMIT),
         },
     };
     let order = match query.order.as_deref() {

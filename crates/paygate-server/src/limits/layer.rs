@@ -59,6 +59,7 @@ fn unavailable(err: &super::LimitError) -> Response {
 
 /// The refusal: `429 rate_limited` with `Retry-After` and both header forms.
 pub fn refusal(decision: &Decision) -> Response {
+    crate::metrics::record_rate_limit_refusal(decision.tightest().map_or("unknown", |(name, _)| name));
     let mut response = ApiError::new(ErrorCode::RateLimited)
         .with_retry_after(headers::retry_after_secs(decision))
         .into_response();

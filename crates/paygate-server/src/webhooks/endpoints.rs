@@ -421,7 +421,8 @@ pub async fn redeliver(
     body: Bytes,
 ) -> ApiResult<ApiJson<ListReply<Delivery>>> {
     caller.require(Scope::WebhooksManage)?;
-    let request: Redeliver = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body (or `null`, as the document allows) means every subscribed endpoint.
+    let request: Redeliver = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Redeliver { endpoint: None }
     } else {
         if !crate::http::json::is_json(&headers) {

@@ -308,6 +308,9 @@ async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, f: &Finished, 
         error: f.result.error.map(str::to_owned),
     };
     let recorded = db::record_attempt(conn, &row, status, next, now).await?;
+    if recorded {
+        crate::metrics::record_webhook_attempt(&f.result.verdict, status);
+    }
     if recorded && f.result.verdict == Verdict::Gone {
         db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
     }

@@ -27,6 +27,7 @@ mod operations;
 mod payments;
 mod rate_limits;
 mod realtime;
+mod security_alerts;
 mod signatures;
 mod slow_clients;
 mod tokens;

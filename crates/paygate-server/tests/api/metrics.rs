@@ -64,3 +64,37 @@ async fn health_checks_answer_on_the_admin_port_too() {
         assert_eq!(body["status"], status, "{path}");
     }
 }
+
+#[tokio::test]
+async fn rate_limit_refusals_are_counted_by_tier() {
+    let app = crate::support::spawn_with(|c| {
+        c.rate_limits.merchant = paygate_server::config::Limit::new(1, 60);
+    })
+    .await;
+    let http = app.http();
+    let statuses = [
+        http.get(app.url("/v1/balance"))
+            .header("x-api-key", &app.key)
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        http.get(app.url("/v1/balance"))
+            .header("x-api-key", &app.key)
+            .send()
+            .await
+            .expect("req")
+            .status(),
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 429]);
+    let text = reqwest::get(format!("http://{}/metrics", app.running.admin_addr))
+        .await
+        .expect("admin listener answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"paygate_rate_limit_refusals_total{tier="merchant"} 1"#),
+        "missing the refusal in\n{text}"
+    );
+}

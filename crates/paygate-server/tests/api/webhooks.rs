@@ -458,6 +458,16 @@ async fn the_delivery_log_keeps_each_attempt_and_redelivery_sends_again() {
         "the first 1 KiB is kept"
     );
     assert!(attempt["duration_ms"].is_u64());
+    let metrics = reqwest::get(format!("http://{}/metrics", app.running.admin_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"paygate_webhook_attempts_total{outcome="failed",delivery_status="pending"} 1"#),
+        "the failed attempt is counted by outcome:\n{metrics}"
+    );
 
     // What the receiver got verifies with the endpoint's secret.
     let (headers, body) = receiver.request(0);
