@@ -79,6 +79,21 @@ impl std::fmt::Debug for IssuedApiKey {
     }
 }
 
+/// The answer of `POST /v1/security/lockdown`: what ended, and the one new
+/// key and secret (shown this once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LockdownReply {
+    pub object: String,
+    pub env: Environment,
+    pub locked_at: String,
+    pub revoked_keys: u64,
+    pub ended_sessions: u64,
+    pub spent_ws_tokens: u64,
+    pub expired_checkout_sessions: u64,
+    /// The one key that works from now on, with its secret.
+    pub new_key: IssuedApiKey,
+}
+
 /// The answer to `POST /v1/leaked-keys`: always the same, whatever the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeakReceipt {

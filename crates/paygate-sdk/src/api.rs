@@ -9,7 +9,7 @@ use paygate_proto::payments::{
     WalletConfig, Withdrawal,
 };
 use paygate_proto::realtime::{CreateRealtimeToken, RealtimeToken};
-use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey, LeakReceipt};
+use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey, LeakReceipt, LockdownReply};
 use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, Event, Redeliver, WebhookEndpoint};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -269,6 +269,20 @@ impl Client {
     /// `GET /v1/audit-events` (`audit:read`).
     pub fn list_audit_events(&self, params: &ListParams) -> Pager<AuditEvent> {
         self.pager("/v1/audit-events".to_owned(), params)
+    }
+
+    // Incident response (14)
+
+    /// `POST /v1/security/lockdown` (`keys:manage`, and this client's API
+    /// secret): stops every key, token, socket token and open checkout
+    /// session of this merchant and environment at once, and returns the one
+    /// new key and secret, shown this once. Keep the answer before anything
+    /// else: the client's own key stops working with the others, so build a
+    /// new client from `new_key`. If the answer is lost on the way, the
+    /// client's retry carries the revoked key and is refused (`401`): lock
+    /// down again from the dashboard or with `paygate merchant lockdown`.
+    pub async fn lock_down(&self) -> Result<LockdownReply, Error> {
+        self.post("/v1/security/lockdown", &serde_json::json!({})).await
     }
 
     // Leaked keys (14)

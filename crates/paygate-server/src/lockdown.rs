@@ -12,7 +12,7 @@
 //! the dashboard, each passing who acted as an [`Actor`].
 
 use axum::extract::State;
-use paygate_proto::types::IssuedApiKey;
+use paygate_proto::types::{IssuedApiKey, LockdownReply};
 use paygate_proto::{Environment, MerchantId, Scope};
 use serde::Serialize;
 use serde_json::json;
@@ -146,37 +146,21 @@ async fn end_all(
     Ok(result.rows_affected())
 }
 
-/// The answer of `POST /v1/security/lockdown`: what ended, and the new key
-/// and secret (shown this once).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LockdownReply {
-    pub object: String,
-    pub env: Environment,
-    pub locked_at: String,
-    pub revoked_keys: u64,
-    pub ended_sessions: u64,
-    pub spent_ws_tokens: u64,
-    pub expired_checkout_sessions: u64,
-    /// The one key that works from now on, with its secret.
-    pub new_key: IssuedApiKey,
-}
-
-impl LockdownReply {
-    pub fn new(env: Environment, lockdown: Lockdown) -> Self {
-        Self {
-            object: "lockdown".to_owned(),
-            env,
-            locked_at: crate::clock::rfc3339(lockdown.locked_at),
-            revoked_keys: lockdown.revoked_keys,
-            ended_sessions: lockdown.ended_sessions,
-            spent_ws_tokens: lockdown.spent_ws_tokens,
-            expired_checkout_sessions: lockdown.expired_checkout_sessions,
-            new_key: IssuedApiKey {
-                info: lockdown.info,
-                key: lockdown.issued.key.expose().to_owned(),
-                secret: lockdown.issued.secret.expose().to_owned(),
-            },
-        }
+/// The API's answer: what stopped, and the one new key and secret.
+pub fn reply(env: Environment, lockdown: Lockdown) -> LockdownReply {
+    LockdownReply {
+        object: "lockdown".to_owned(),
+        env,
+        locked_at: crate::clock::rfc3339(lockdown.locked_at),
+        revoked_keys: lockdown.revoked_keys,
+        ended_sessions: lockdown.ended_sessions,
+        spent_ws_tokens: lockdown.spent_ws_tokens,
+        expired_checkout_sessions: lockdown.expired_checkout_sessions,
+        new_key: IssuedApiKey {
+            info: lockdown.info,
+            key: lockdown.issued.key.expose().to_owned(),
+            secret: lockdown.issued.secret.expose().to_owned(),
+        },
     }
 }
 
@@ -200,5 +184,5 @@ pub async fn post(
     caller.require_secret()?;
     let actor = Actor::api(&caller, client_ip);
     let lockdown = lock_down(&state, &caller.merchant_id, caller.env, &actor).await?;
-    Ok(ApiJson(LockdownReply::new(caller.env, lockdown)))
+    Ok(ApiJson(reply(caller.env, lockdown)))
 }

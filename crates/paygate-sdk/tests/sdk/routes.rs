@@ -266,3 +266,30 @@ async fn keys_policy_sessions_webhooks_events_audit_and_leaks() {
         .unwrap();
     assert!(audit.iter().any(|row| row.action == "session.created"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockdown_stops_the_clients_key_and_hands_back_one_that_works() {
+    let server = support::start().await;
+    let client = server.signed();
+    let unsigned = server.builder().build().unwrap();
+    assert_eq!(
+        unsigned.lock_down().await.unwrap_err().code(),
+        Some(ErrorCode::ApiSecretRequired)
+    );
+
+    let reply = client.lock_down().await.unwrap();
+    assert_eq!(reply.object, "lockdown");
+    assert!(reply.revoked_keys >= 1);
+    assert!(!format!("{reply:?}").contains(&reply.new_key.secret));
+    assert_eq!(
+        client.balance().await.unwrap_err().code(),
+        Some(ErrorCode::InvalidApiKey)
+    );
+    let fresh = server
+        .builder()
+        .api_key(&reply.new_key.key)
+        .api_secret(&reply.new_key.secret)
+        .build()
+        .unwrap();
+    fresh.balance().await.unwrap();
+}

@@ -18,7 +18,7 @@ use crate::api_keys::{keys_page, set_allowlist};
 use crate::app::AppState;
 use crate::http::list::{Page, MAX_LIMIT};
 use crate::http::{ApiResult, ClientIp};
-use crate::lockdown::{lock_down as lock_down_merchant, LockdownReply};
+use crate::lockdown::{lock_down as lock_down_merchant, reply};
 use crate::security_policy::{current_policy, update_policy};
 
 #[derive(Template)]
@@ -134,7 +134,7 @@ pub async fn lock_down(
         return view(&state, &viewer, None, Some(error)).await;
     }
     let done = lock_down_merchant(&state, viewer.merchant(), viewer.env(), &viewer.actor(client_ip)).await?;
-    let reply = LockdownReply::new(viewer.env(), done);
+    let reply = reply(viewer.env(), done);
     Ok(render(&IssuedPage {
         frame: viewer.frame("/dashboard/security"),
         issued: reply.new_key,
