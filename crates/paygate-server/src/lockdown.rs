@@ -14,7 +14,6 @@
 use axum::extract::State;
 use paygate_proto::types::{IssuedApiKey, LockdownReply};
 use paygate_proto::{Environment, MerchantId, Scope};
-use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
