@@ -12,14 +12,17 @@ allows must be accepted). Paygate validates beyond what JSON Schema can say
 public keys, webhook URLs that resolve outside, balances, object states), so
 a schema-valid request is often, and rightly, refused with 4xx.
 
-`PUT /v1/security/policy` runs against its own server: a generated policy
-that requires signatures or tokens would turn every later request of the run
-into a 401."""
+The operations that end the caller's own credentials run against servers of
+their own: a generated `PUT /v1/security/policy` that requires signatures or
+tokens, and `POST /v1/security/lockdown` (which revokes every key), would
+turn every later request of the run into a 401."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 LENIENT = {
     "PAYGATE_RATE_LIMITS__ENABLED": "false",
@@ -27,6 +30,8 @@ LENIENT = {
     "PAYGATE_RATE_LIMITS__TOKEN_HOUR__LIMIT": "1000000",
 }
 POLICY = "/v1/security/policy"
+LOCKDOWN = "/v1/security/lockdown"
+SELF_ENDING = [POLICY, LOCKDOWN]
 CONFIG = """\
 headers = { x-api-secret = "${PAYGATE_SECRET}", x-merchant-id = "${PAYGATE_MERCHANT}" }
 
@@ -70,11 +75,15 @@ def schemathesis(server, tmp_path, *selection):
 
 def test_every_operation_conforms_to_the_openapi_document(server_factory, tmp_path):
     server = server_factory(LENIENT)
-    output = schemathesis(server, tmp_path, "--exclude-path", POLICY)
+    excluded = [arg for path in SELF_ENDING for arg in ("--exclude-path", path)]
+    output = schemathesis(server, tmp_path, *excluded)
     # The credentials worked: operations were exercised past authentication.
     assert "returned only 401/403" not in output, output[-4000:]
 
 
-def test_the_security_policy_operation_conforms_on_its_own_server(server_factory, tmp_path):
+@pytest.mark.parametrize("path", SELF_ENDING)
+def test_operations_that_end_the_callers_credentials_conform_on_a_server_of_their_own(
+    server_factory, tmp_path, path
+):
     server = server_factory(LENIENT)
-    schemathesis(server, tmp_path, "--include-path", POLICY)
+    schemathesis(server, tmp_path, "--include-path", path)
