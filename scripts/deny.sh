@@ -19,4 +19,7 @@ fi
 if [ "${1:-}" = advisories ]; then
   exec cargo deny check advisories
 fi
+# cargo-deny reads the manifests of every locked package, those of other
+# platforms included, without downloading them itself when offline.
+cargo fetch --locked --quiet
 cargo deny --offline check licenses bans sources
