@@ -56,23 +56,17 @@ pub fn works(record: &KeyRecord, auth: &AuthConfig, now: i64) -> bool {
     record.is_active(now) && !KeyAge::from_config(auth).too_old(record.created_at, now)
 }
 
-/// The keys of `merchant` in `env` that work and are due for rotation, for
-/// the dashboard's banner.
+/// The ids of the keys of `merchant` in `env` that work and are due for
+/// rotation, oldest first (one query: the dashboard's banner asks on every
+/// page).
 pub async fn keys_due(
     store: &Store,
     auth: &AuthConfig,
     merchant: &MerchantId,
     env: Environment,
     now: i64,
-) -> StoreResult<Vec<KeyRecord>> {
-    let age = KeyAge::from_config(auth);
-    let mut due = Vec::new();
-    for id in due_key_ids(store, &age, Some((merchant, env)), now).await? {
-        if let Some(record) = store.key_by_id(&id).await? {
-            due.push(record);
-        }
-    }
-    Ok(due)
+) -> StoreResult<Vec<String>> {
+    due_key_ids(store, &KeyAge::from_config(auth), Some((merchant, env)), now).await
 }
 
 /// Ids of working keys due for rotation (of one merchant and environment,

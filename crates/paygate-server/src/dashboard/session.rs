@@ -67,8 +67,15 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64) -> Option<HeaderValue> 
 }
 
 /// The CSRF token of this browser, for the forms of the page being rendered.
-#[derive(Debug, Clone)]
+/// Its `Debug` (a `Viewer` is `Debug`) never prints it.
+#[derive(Clone)]
 pub struct CsrfToken(pub String);
+
+impl std::fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfToken([redacted])")
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = ApiError;

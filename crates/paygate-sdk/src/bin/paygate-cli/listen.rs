@@ -19,7 +19,7 @@ use reqwest::Url;
 use crate::output;
 use crate::profile::Profile;
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The local endpoint, e.g. http://localhost:3000/hook.
     #[arg(long)]

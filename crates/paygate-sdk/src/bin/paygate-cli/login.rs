@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use crate::output;
 use crate::profile::Profile;
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The server, e.g. https://localhost:8443.
     #[arg(long)]

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[derive(Debug, Parser)]
+// No `Debug` on the argument types: they carry keys, secrets and webhook
+// secrets, and a printed value must never show them.
+#[derive(Parser)]
 #[command(name = "paygate-cli", version, about = "Paygate for merchants' developers")]
 struct Cli {
     /// Machine-readable output: JSON documents (one per line for streams).
@@ -24,7 +26,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Check an API key (and secret) against the server and store them for
     /// the other commands (mode 0600 file). The key is read from

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::output;
 use crate::profile::Profile;
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct ListArgs {
     /// Items per page (1 to 100).
     #[arg(long, default_value_t = 20)]
@@ -20,7 +20,7 @@ pub struct ListArgs {
     all: bool,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(clap::Subcommand)]
 pub enum PaymentCommand {
     /// POST /v1/payments.
     Create {
@@ -47,7 +47,7 @@ pub enum PaymentCommand {
     Get { id: String },
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(clap::Subcommand)]
 pub enum WithdrawalCommand {
     /// POST /v1/withdrawal-requests (reserves the funds; needs approval).
     Create {

@@ -11,7 +11,7 @@ use paygate_sdk::webhook::WebhookVerifier;
 
 use crate::output;
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     /// An endpoint secret (repeat during a rotation); env PAYGATE_WEBHOOK_SECRET.
     #[arg(
