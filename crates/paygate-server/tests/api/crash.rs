@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::money_support::{card_payment, iban_destination, Api};
+use crate::money_support::{acknowledged_id, card_payment, iban_destination, Api};
 use crate::support::paygate;
 
 const LENIENT_LIMITS: [(&str, &str); 4] = [
@@ -106,15 +106,9 @@ async fn sigkill_mid_stream_loses_no_acknowledged_write() {
                         .send()
                         .await
                 };
-                // Anything short of a complete 200 reply is not acknowledged.
-                let Ok(response) = outcome else { return };
-                if response.status() != 200 {
-                    return;
-                }
-                let Ok(body) = response.json::<Value>().await else {
+                let Some(id) = acknowledged_id(outcome).await else {
                     return;
                 };
-                let id = body["id"].as_str().unwrap_or_default().to_owned();
                 let mut acked = acked.lock().unwrap();
                 if i % 2 == 0 {
                     acked.payments.push(id);

@@ -180,3 +180,15 @@ pub fn ledger_verify(app: &TestApp) -> (bool, Value) {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.success() && report["ok"] == true, report)
 }
+
+/// The id in a complete `200` reply to a create; `None` for anything short
+/// of one (an error, a cut connection, a body cut off), which was not
+/// acknowledged.
+pub async fn acknowledged_id(outcome: reqwest::Result<reqwest::Response>) -> Option<String> {
+    let response = outcome.ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let body = response.json::<Value>().await.ok()?;
+    Some(body["id"].as_str().unwrap_or_default().to_owned())
+}

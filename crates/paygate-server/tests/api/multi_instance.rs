@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{services, Cluster, LENIENT_LIMITS};
-use crate::money_support::{card_payment, iban_destination, Api};
+use crate::money_support::{acknowledged_id, card_payment, iban_destination, Api};
 use crate::support::tls_connect;
 
 const THREE: usize = 3;
@@ -280,15 +280,9 @@ async fn load(api: Api, worker: usize, stop: Arc<AtomicBool>, acked: Arc<Mutex<A
                 .send()
                 .await
         };
-        // Anything short of a complete 200 reply is not acknowledged.
-        let Ok(response) = outcome else { return };
-        if response.status() != 200 {
-            return;
-        }
-        let Ok(body) = response.json::<Value>().await else {
+        let Some(id) = acknowledged_id(outcome).await else {
             return;
         };
-        let id = body["id"].as_str().unwrap_or_default().to_owned();
         let mut acked = acked.lock().unwrap();
         if i % 2 == 0 {
             acked.payments.push(id);
