@@ -449,3 +449,56 @@ async fn an_event_made_on_one_instance_reaches_a_socket_held_by_another() {
     assert_eq!(event["data"]["object"]["name"], "elsewhere");
     println!("realtime across instances: {} ms", made.elapsed().as_millis());
 }
+
+/// Two transactions that lock the same two rows in opposite orders: the one
+/// PostgreSQL picks as the deadlock victim was rolled back whole, so the
+/// API answers it `503` with `Retry-After` (safe to send again), not `500`.
+#[tokio::test]
+async fn a_deadlock_victim_is_answered_as_retryable() {
+    let url = crate::support::fresh_database_url().await;
+    if !url.starts_with("postgres") {
+        println!("SKIPPED: a_deadlock_victim_is_answered_as_retryable needs PAYGATE_TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+    sqlx::query("CREATE TABLE pair (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("create");
+    sqlx::query("INSERT INTO pair (id, v) VALUES (1, 0), (2, 0)")
+        .execute(&pool)
+        .await
+        .expect("insert");
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let run = |first: i32, second: i32| {
+        let (pool, barrier) = (pool.clone(), barrier.clone());
+        tokio::spawn(async move {
+            let mut tx = pool.begin().await.expect("begin");
+            let bump = "UPDATE pair SET v = v + 1 WHERE id = $1";
+            sqlx::query(bump)
+                .bind(first)
+                .execute(&mut *tx)
+                .await
+                .expect("first row");
+            barrier.wait().await;
+            let second = sqlx::query(bump).bind(second).execute(&mut *tx).await;
+            match second {
+                Ok(_) => tx.commit().await.map(|_| ()),
+                Err(err) => Err(err),
+            }
+        })
+    };
+    let (a, b) = (run(1, 2), run(2, 1));
+    let mut victims: Vec<sqlx::Error> = [a.await.expect("task"), b.await.expect("task")]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert_eq!(victims.len(), 1, "one transaction is the victim: {victims:?}");
+    let victim = victims.remove(0);
+    assert!(paygate_server::store::is_contention(&victim), "{victim:?}");
+    let answer = paygate_server::http::ApiError::from(victim);
+    assert_eq!(answer.code(), paygate_proto::ErrorCode::ServiceUnavailable);
+    // Any other database failure stays an opaque 500.
+    let other = paygate_server::http::ApiError::from(sqlx::Error::Protocol("not contention".into()));
+    assert_eq!(other.code(), paygate_proto::ErrorCode::InternalError);
+}
