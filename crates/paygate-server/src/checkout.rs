@@ -243,6 +243,7 @@ pub async fn get(
 async fn payor(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Session> {
     let invalid = || ApiError::new(ErrorCode::InvalidSessionToken);
     let h = &parts.headers;
+    crate::auth::credential_headers::check_payor(h)?;
     if h.contains_key(headers::API_KEY)
         || h.contains_key(headers::API_KEY_ALIAS)
         || h.contains_key(http::header::AUTHORIZATION)

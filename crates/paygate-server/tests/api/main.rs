@@ -15,6 +15,7 @@ mod credentials;
 mod dashboard;
 mod dashboard_pages;
 mod errors;
+mod findings;
 mod idempotency;
 mod key_lifecycle;
 mod keys;
