@@ -388,7 +388,7 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
 pub async fn payor_realtime(State(state): State<AppState>, req: Request) -> ApiResult<ApiJson<RealtimeToken>> {
     let (parts, body) = read(req).await?;
     let session = payor(&state, &parts, &body).await?;
-    let token = realtime::mint(&state, &session.merchant_id, session.env, Some(&session.id)).await?;
+    let token = realtime::mint(&state, &session.merchant_id, session.env, Some(&session.id), None).await?;
     Ok(ApiJson(RealtimeToken {
         ws_token: token.expose_secret().to_owned(),
         expires_in: u64::try_from(realtime::WS_TOKEN_TTL_SECS).unwrap_or(60),
