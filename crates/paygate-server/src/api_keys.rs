@@ -370,6 +370,8 @@ pub fn key_spec(body: CreateApiKey) -> ApiResult<KeySpec> {
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+    } else if crate::http::json_text::has_control(&name) {
+        errors.push(FieldError::new("name", "must not contain control characters"));
     }
     let mut scopes = Vec::new();
     for (i, scope) in body.scopes.unwrap_or_else(|| vec!["*".to_owned()]).iter().enumerate() {

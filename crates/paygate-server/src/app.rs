@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::hosted::router())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(middleware::from_fn(crate::http::target::refuse_control_characters))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
             state.config().connections.body_timeout_secs,

@@ -139,41 +139,56 @@ pub async fn register(
         "Check your email",
         "We sent a link to verify your address. Open it to finish creating your account.",
     );
-    // An address already registered gets the same answer: no enumeration.
-    if state.store().user_by_email(&email).await?.is_some() {
-        return Ok(done);
-    }
+    // The same work whether or not the address is registered (the password
+    // hash, one transaction, one mail), and the same answer: neither the page
+    // nor its timing says who has an account.
     let hash = hash_off_thread(form.password).await?;
     let now = state.now();
-    let merchant = crate::merchants::create_merchant(state.store(), &country, &email, now)
-        .await
-        .map_err(ApiError::internal)?;
-    let user_id = ids::new_id("usr");
+    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
     let link_token = generate_opaque_token("ev_", &mut rand::rngs::OsRng);
     let mut tx = state.store().begin_write().await?;
-    insert_user(tx.conn(), &user_id, &merchant, &email, &hash, now).await?;
-    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify', $3)")
+    let registered = crate::store::dashboard::user_exists_in(tx.conn(), &email).await?;
+    let (subject, body) = if registered {
+        (
+            "Your Paygate account",
+            format!(
+                "Someone asked to create a Paygate account with this address, which already has one.\n\nSign in at {base}/dashboard/login, or reset your password at {base}/dashboard/forgot.\n\nIf this was not you, ignore this message: nothing has changed.\n"
+            ),
+        )
+    } else {
+        let merchant = crate::merchants::create_merchant_in(tx.conn(), &country, &email, now)
+            .await
+            .map_err(ApiError::internal)?;
+        let user_id = ids::new_id("usr");
+        insert_user(tx.conn(), &user_id, &merchant, &email, &hash, now).await?;
+        sqlx::query(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify', $3)",
+        )
         .bind(token_hash(link_token.expose_secret()))
         .bind(&user_id)
         .bind(now + VERIFY_LINK_TTL_SECS)
         .execute(tx.conn())
         .await?;
-    let entry = AuditEntry::new("dashboard.registered", Outcome::Success)
-        .merchant(&merchant, paygate_proto::Environment::Test)
-        .actor(&email)
-        .ip(ip)
-        .details(json!({ "user_id": user_id }));
-    audit::record(tx.conn(), &entry, now).await?;
+        let entry = AuditEntry::new("dashboard.registered", Outcome::Success)
+            .merchant(&merchant, paygate_proto::Environment::Test)
+            .actor(&email)
+            .ip(ip)
+            .details(json!({ "user_id": user_id }));
+        audit::record(tx.conn(), &entry, now).await?;
+        // Links are made from the configured public URL or the request's own host.
+        (
+            "Verify your email for Paygate",
+            format!(
+                "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",
+                link_token.expose_secret()
+            ),
+        )
+    };
     tx.commit().await?;
-    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
-    // Links are made from the configured public URL or the request's own host.
-    let body = format!(
-        "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",
-        link_token.expose_secret()
-    );
-    mail::send(&state, &email, "Verify your email for Paygate", body)
-        .await
-        .map_err(ApiError::internal)?;
+    // After the commit: a mail never announces an account that is not there.
+    if let Err(err) = mail::send(&state, &email, subject, body).await {
+        tracing::error!(error = %err, "the sign-up mail could not be sent");
+    }
     Ok(done)
 }
 

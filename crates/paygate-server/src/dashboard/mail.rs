@@ -2,6 +2,7 @@
 //! files to `DATA_DIR/outbox/` (the sandbox's inbox).
 
 use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::app::AppState;
@@ -14,7 +15,8 @@ pub enum MailError {
     Send(String),
 }
 
-/// Sends a plain-text message to `to`.
+/// Sends a plain-text message to `to`, a bare address (never a display
+/// name with another address in angle brackets).
 pub async fn send(state: &AppState, to: &str, subject: &str, body: String) -> Result<(), MailError> {
     let config = &state.config().smtp;
     let message = Message::builder()
@@ -24,7 +26,11 @@ pub async fn send(state: &AppState, to: &str, subject: &str, body: String) -> Re
                 .parse()
                 .map_err(|e| MailError::Build(format!("smtp.from: {e}")))?,
         )
-        .to(to.parse().map_err(|e| MailError::Build(format!("recipient: {e}")))?)
+        .to(Mailbox::new(
+            None,
+            crate::merchants::parse_email(to)
+                .ok_or_else(|| MailError::Build("recipient is not a bare address".to_owned()))?,
+        ))
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
         .body(body)

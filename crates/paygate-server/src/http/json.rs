@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::json_text;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -73,6 +74,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    // No string of a request, key or value, may hold a control character.
+    let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    if let Some(field) = json_text::control_character_at(&tree) {
+        return Err(ApiError::field(field, "must not contain control characters"));
+    }
     Ok(value)
 }
 
@@ -97,8 +103,7 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
         };
         return FieldError::new(field, "is required");
     }
-    // Keep serde's type description but drop its line/column suffix.
-    let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+    let message = json_text::human_message(&message);
     let field = if path == "." { String::new() } else { path.to_owned() };
     FieldError::new(field, message)
 }
@@ -137,6 +142,14 @@ mod tests {
         assert_eq!(err.errors[0].field, "amount");
         let err = parse_json::<Body>(br#"{"amount":1}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "currency");
+        assert_eq!(err.errors[0].message, "is required");
+        let err = parse_json::<Body>(br#"{"amount":"1","currency":"USD"}"#).unwrap_err();
+        assert_eq!(err.errors[0].message, "must be a whole number, 0 or more");
+        let err = parse_json::<Body>(br#"{"amount":1,"currency":"US\u0000D"}"#).unwrap_err();
+        assert_eq!(
+            (err.errors[0].field.as_str(), err.code()),
+            ("currency", ErrorCode::ValidationFailed)
+        );
         assert!(parse_json::<Body>(br#"{"amount":1,"currency":"USD"}"#).is_ok());
     }
 }

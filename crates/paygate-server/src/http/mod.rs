@@ -5,11 +5,13 @@ pub mod client_ip;
 pub mod connections;
 pub mod error;
 pub mod json;
+pub mod json_text;
 pub mod list;
 pub mod listener;
 pub mod no_body;
 pub mod origin;
 pub mod response;
+pub mod target;
 pub mod tls;
 
 pub use client_ip::ClientIp;

@@ -84,6 +84,15 @@ impl Store {
     }
 }
 
+/// Whether a dashboard user has `email`, read in the caller's transaction.
+pub async fn user_exists_in(conn: &mut sqlx::AnyConnection, email: &str) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT 1 AS found FROM dashboard_users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 pub async fn insert_user(
     conn: &mut sqlx::AnyConnection,
     id: &str,

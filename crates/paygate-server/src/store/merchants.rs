@@ -1,7 +1,7 @@
 //! Merchant rows.
 
 use paygate_proto::MerchantId;
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Store, StoreError, StoreResult};
 
@@ -15,18 +15,6 @@ pub struct MerchantRecord {
 }
 
 impl Store {
-    pub async fn insert_merchant(&self, id: &MerchantId, country: &str, email: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO merchants (id, country, email, status, created_at) VALUES ($1, $2, $3, 'active', $4)")
-            .bind(id.as_str())
-            .bind(country)
-            .bind(email)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await
-    }
-
     pub async fn merchant(&self, id: &MerchantId) -> StoreResult<Option<MerchantRecord>> {
         let row = sqlx::query("SELECT id, country, email, status, created_at FROM merchants WHERE id = $1")
             .bind(id.as_str())
@@ -51,4 +39,27 @@ impl Store {
             .await?
             .try_get("n")?)
     }
+}
+
+/// Inserts a merchant in the caller's transaction; false when the ID is
+/// taken (the caller draws another: a failed insert would end a PostgreSQL
+/// transaction).
+pub async fn insert_merchant_in(
+    conn: &mut AnyConnection,
+    id: &MerchantId,
+    country: &str,
+    email: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let result = sqlx::query(
+        "INSERT INTO merchants (id, country, email, status, created_at) VALUES ($1, $2, $3, 'active', $4) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(country)
+    .bind(email)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }

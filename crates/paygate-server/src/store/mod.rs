@@ -6,7 +6,7 @@ mod api_keys;
 pub mod auth;
 pub mod dashboard;
 mod ledger;
-mod merchants;
+pub mod merchants;
 mod writer;
 
 use std::path::Path;

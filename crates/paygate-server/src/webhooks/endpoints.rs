@@ -130,6 +130,8 @@ pub async fn create_endpoint(
         .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
     {
         errors.push(FieldError::new("description", "must be at most 500 characters"));
+    } else if description.as_deref().is_some_and(crate::http::json_text::has_control) {
+        errors.push(FieldError::new("description", "must not contain control characters"));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

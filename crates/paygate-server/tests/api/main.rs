@@ -16,6 +16,7 @@ mod dashboard;
 mod dashboard_pages;
 mod errors;
 mod findings;
+mod findings_input;
 mod findings_revocation;
 mod idempotency;
 mod key_lifecycle;
