@@ -22,8 +22,9 @@ export function paygateBinary() {
 export async function startServer(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "paygate-node-"));
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PAYGATE_")));
+  const store = storeEnv();
   const child = spawn(paygateBinary(), ["--json", "--data-dir", dataDir, "serve"], {
-    env: { ...inherited, PAYGATE_LISTEN: "127.0.0.1:0", PAYGATE_ADMIN_LISTEN: "127.0.0.1:0", ...storeEnv(), ...env },
+    env: { ...inherited, PAYGATE_LISTEN: "127.0.0.1:0", PAYGATE_ADMIN_LISTEN: "127.0.0.1:0", ...store.env, ...env },
     stdio: ["ignore", "pipe", "ignore"],
   });
   const lines = createInterface({ input: child.stdout });
@@ -55,6 +56,7 @@ export async function startServer(env = {}) {
         clearTimeout(timer);
       }
       rmSync(dataDir, { recursive: true, force: true });
+      store.drop();
     },
   };
 }
@@ -66,17 +68,19 @@ export async function startServer(env = {}) {
  */
 function storeEnv() {
   const env = {};
+  let drop = () => {};
   const admin = process.env.PAYGATE_TEST_DATABASE_URL;
   if (admin) {
-    const name = `paygate_node_${randomBytes(8).toString("hex")}`;
+    const name = `paygate_test_node_${randomBytes(8).toString("hex")}`;
     execFileSync("psql", [admin, "-q", "-c", `CREATE DATABASE ${name}`], { stdio: "ignore" });
     const [base, query] = admin.split("?");
     const server = base.slice(0, base.lastIndexOf("/"));
     env.PAYGATE_DATABASE_URL = `${server}/${name}${query ? `?${query}` : ""}`;
+    drop = () => execFileSync("psql", [admin, "-q", "-c", `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: "ignore" });
   }
   if (process.env.PAYGATE_TEST_REDIS_URL) {
     env.PAYGATE_REDIS_URL = process.env.PAYGATE_TEST_REDIS_URL;
     env.PAYGATE_REDIS_KEY_PREFIX = `paygate-node-test:${randomBytes(8).toString("hex")}:`;
   }
-  return env;
+  return { env, drop };
 }
