@@ -58,6 +58,29 @@ describe("token auth", () => {
     pg.close();
   });
 
+  it("renews at once, with one exchange, when the server answers token_expired", async () => {
+    const pg = client(server, { baseUrl: proxy.url, auth: "token", apiSecret: undefined });
+    await pg.balance.retrieve();
+    const exchanges = () => proxy.calls("POST", "/v1/auth/token").length;
+    const before = exchanges();
+    let refused = 0;
+    proxy.rules = {
+      answer: (seen) =>
+        seen.url.startsWith("/v1/balance") && refused++ === 0
+          ? { status: 401, headers: { "content-type": "application/problem+json" }, body: JSON.stringify({ status: 401, code: "token_expired", title: "Token expired", detail: "The access token has expired.", request_id: "req_x" }) }
+          : undefined,
+    };
+    try {
+      expect((await pg.balance.retrieve()).object).toBe("balance");
+    } finally {
+      proxy.rules = {};
+    }
+    expect(exchanges()).toBe(before + 1);
+    const [last] = proxy.calls("GET", "/v1/balance").slice(-1);
+    expect(last!.status).toBe(200);
+    pg.close();
+  });
+
   it("signs the exchange and every call when given the secret", async () => {
     const pg = client(server, { baseUrl: proxy.url, auth: "token" });
     await pg.payments.list({ limit: 1 });

@@ -96,6 +96,29 @@ describe("a lost answer", () => {
   });
 });
 
+describe("answers that are not the server's", () => {
+  it("a 503 with Retry-After is waited out for a GET; a proxy's HTML page is a PaygateError by status", async () => {
+    const proxy = await RecordingProxy.start(server);
+    const pg = client(server, { baseUrl: proxy.url, retry: { baseDelayMs: 20 } });
+    let n = 0;
+    proxy.rules = { answer: (seen) => (seen.url.startsWith("/v1/balance") && n++ === 0 ? { status: 503, headers: { "retry-after": "1" }, body: "" } : undefined) };
+    try {
+      const started = Date.now();
+      expect((await pg.balance.retrieve()).object).toBe("balance");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      proxy.rules = { answer: () => ({ status: 502, headers: { "content-type": "text/html" }, body: "<html>Bad gateway</html>" }) };
+      const error = await pg.balance.retrieve().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PaygateError);
+      expect(error).toMatchObject({ status: 502, code: "unexpected_response" });
+      // Three retries after the first attempt.
+      expect(proxy.calls("GET", "/v1/balance").filter((s) => s.status === 502)).toHaveLength(4);
+    } finally {
+      pg.close();
+      await proxy.stop();
+    }
+  });
+});
+
 describe("TLS", () => {
   it("refuses a server it cannot verify, even with NODE_TLS_REJECT_UNAUTHORIZED=0, and does not retry", async () => {
     const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;

@@ -38,6 +38,8 @@ export interface Seen {
 export interface ProxyRules {
   /** Forward the request, then close the connection instead of answering. */
   dropAnswer?: (seen: Seen) => boolean;
+  /** Answer in the server's place (the request is not forwarded). */
+  answer?: (seen: Seen) => { status: number; headers?: Record<string, string>; body: string } | undefined;
   /** Replace the request body on its way (the signature stays as sent). */
   rewriteBody?: (seen: Seen) => Buffer | undefined;
 }
@@ -74,6 +76,12 @@ export class RecordingProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const seen: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
     this.seen.push(seen);
+    const canned = this.rules.answer?.(seen);
+    if (canned) {
+      seen.status = canned.status;
+      res.writeHead(canned.status, canned.headers ?? {}).end(canned.body);
+      return;
+    }
     const body = this.rules.rewriteBody?.(seen) ?? seen.body;
     const headers = { ...req.headers, "content-length": String(body.length), host: `localhost:${this.#target.port}` };
     const upstream = httpsRequest(
