@@ -160,7 +160,9 @@ export class Core {
     // identical requests in one second would otherwise share a signature,
     // which the server refuses as a replay.
     const target = signed ? `${this.endpoint.prefix}${path}${path.includes("?") ? "&" : "?"}n=${nonce()}` : `${this.endpoint.prefix}${path}`;
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": "paygate-node/0.1.0", ...extra };
+    // The same headers as the Rust SDK sends (reqwest's `accept: */*`, no
+    // user agent), so a server or proxy cannot tell the two apart.
+    const headers: Record<string, string> = { accept: "*/*", ...extra };
     if (access !== "public") {
       if (access === "merchant" && token) {
         headers["authorization"] = token.bearer();
