@@ -147,3 +147,36 @@ describe("signed requests", () => {
     pg.close();
   });
 });
+
+describe("a merchant's security policy", () => {
+  it("requiring signatures refuses the key alone and accepts signed requests", async () => {
+    const signed = client(server);
+    const keyOnly = client(server, { apiSecret: undefined });
+    await signed.securityPolicy.update({ require_signature: true });
+    try {
+      await expect(keyOnly.balance.retrieve()).rejects.toMatchObject({ status: 401, code: "signature_required" });
+      expect((await signed.balance.retrieve()).object).toBe("balance");
+    } finally {
+      await signed.securityPolicy.update({ require_signature: false });
+    }
+    expect((await keyOnly.balance.retrieve()).object).toBe("balance");
+    signed.close();
+    keyOnly.close();
+  });
+
+  it("requiring tokens refuses the key alone and accepts token clients", async () => {
+    const admin = client(server);
+    const keyOnly = client(server, { apiSecret: undefined });
+    const tokens = client(server, { apiSecret: undefined, auth: "token" });
+    await admin.securityPolicy.update({ require_token: true });
+    try {
+      await expect(keyOnly.balance.retrieve()).rejects.toMatchObject({ status: 401, code: "missing_credentials" });
+      expect((await tokens.balance.retrieve()).object).toBe("balance");
+    } finally {
+      await tokens.securityPolicy.update({ require_token: false });
+    }
+    admin.close();
+    keyOnly.close();
+    tokens.close();
+  });
+});

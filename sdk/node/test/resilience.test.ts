@@ -119,6 +119,25 @@ describe("answers that are not the server's", () => {
   });
 });
 
+describe("timeouts", () => {
+  it("an attempt that gets no answer ends at timeoutMs, and a GET is tried again", async () => {
+    const proxy = await RecordingProxy.start(server);
+    const pg = client(server, { baseUrl: proxy.url, timeoutMs: 300, retry: { maxRetries: 1, baseDelayMs: 10 } });
+    proxy.rules = { stall: () => true };
+    try {
+      const started = Date.now();
+      const error = await pg.balance.retrieve().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PaygateConnectionError);
+      expect((error as PaygateConnectionError).errno).toBe("ETIMEDOUT");
+      expect(proxy.calls("GET", "/v1/balance")).toHaveLength(2);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      pg.close();
+      await proxy.stop();
+    }
+  });
+});
+
 describe("TLS", () => {
   it("refuses a server it cannot verify, even with NODE_TLS_REJECT_UNAUTHORIZED=0, and does not retry", async () => {
     const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;

@@ -70,6 +70,12 @@ describe("every route", () => {
     const all = await pg.payments.list({ limit: 2, order: "asc" }).toArray();
     expect(all.map((p) => p.id)).toEqual(expect.arrayContaining(made.map((p) => p.id)));
     expect(new Set(all.map((p) => p.id)).size).toBe(all.length);
+    // A caller's own idempotency key: the second call replays the first.
+    const order = { amount: 1500, currency: "USD", method: "card", card: CARD_OK };
+    const once = await pg.payments.create(order, { idempotencyKey: `order-${made[0]!.id}` });
+    const again = await pg.payments.create(order, { idempotencyKey: `order-${made[0]!.id}` });
+    expect(again.id).toBe(once.id);
+    expect(proxy.calls("POST", "/v1/payments").slice(-1)[0]!.responseHeaders!["idempotent-replayed"]).toBe("true");
     const crypto = await pg.payments.create({ amount: 5000, currency: "BTC", method: "crypto" });
     expect(crypto.status).toBe("requires_payment");
     expect((await pg.payments.cancel(crypto.id)).status).toBe("canceled");

@@ -38,6 +38,8 @@ export interface Seen {
 export interface ProxyRules {
   /** Forward the request, then close the connection instead of answering. */
   dropAnswer?: (seen: Seen) => boolean;
+  /** Never answer (the request is not forwarded). */
+  stall?: (seen: Seen) => boolean;
   /** Answer in the server's place (the request is not forwarded). */
   answer?: (seen: Seen) => { status: number; headers?: Record<string, string>; body: string } | undefined;
   /** Replace the request body on its way (the signature stays as sent). */
@@ -76,6 +78,7 @@ export class RecordingProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const seen: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
     this.seen.push(seen);
+    if (this.rules.stall?.(seen)) return;
     const canned = this.rules.answer?.(seen);
     if (canned) {
       seen.status = canned.status;
