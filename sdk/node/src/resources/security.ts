@@ -68,7 +68,7 @@ export class Lockdown extends Resource {
    * from the answer.
    */
   create(options?: RequestOptions): Promise<T.LockdownReply> {
-    return this.post("/v1/security/lockdown", {}, options);
+    return this.post("/v1/security/lockdown", undefined, options);
   }
 }
 
