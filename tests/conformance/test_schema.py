@@ -14,8 +14,9 @@ a schema-valid request is often, and rightly, refused with 4xx.
 
 The operations that end the caller's own credentials run against servers of
 their own: a generated `PUT /v1/security/policy` that requires signatures or
-tokens, and `POST /v1/security/lockdown` (which revokes every key), would
-turn every later request of the run into a 401."""
+tokens, `POST /v1/security/lockdown` (which revokes every key), and a roll
+or revocation of the run's own key (whose id `GET /v1/api-keys` shows),
+would turn every later request of the run into a 401."""
 
 import os
 import subprocess
@@ -31,7 +32,12 @@ LENIENT = {
 }
 POLICY = "/v1/security/policy"
 LOCKDOWN = "/v1/security/lockdown"
-SELF_ENDING = [POLICY, LOCKDOWN]
+# Schemathesis reuses the ids that typed answers show (GET /v1/api-keys
+# lists the run's own key), so rolling or revoking a key can end the key
+# the run uses.
+ROLL = "/v1/api-keys/{id}/roll"
+REVOKE = "/v1/api-keys/{id}"
+SELF_ENDING = [POLICY, LOCKDOWN, ROLL, REVOKE]
 CONFIG = """\
 headers = { x-api-secret = "${PAYGATE_SECRET}", x-merchant-id = "${PAYGATE_MERCHANT}" }
 

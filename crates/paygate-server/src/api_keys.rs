@@ -33,6 +33,7 @@ const MAX_ROLL_GRACE_SECS: u64 = 604_800;
 #[utoipa::path(
     post,
     path = "/v1/api-keys",
+    operation_id = "createApiKey",
     tag = "api-keys",
     request_body = CreateApiKey,
     responses(
@@ -95,10 +96,11 @@ pub async fn insert_issued(
 #[utoipa::path(
     get,
     path = "/v1/api-keys",
+    operation_id = "listApiKeys",
     tag = "api-keys",
     params(crate::http::list::ListQuery),
     responses(
-        (status = 200, description = "The keys that still work, masked"),
+        (status = 200, description = "The keys that still work, masked", body = crate::openapi::schemas::ApiKeyList),
         (status = 401, body = paygate_proto::Problem),
         (status = 403, body = paygate_proto::Problem),
     ),
@@ -185,6 +187,7 @@ pub async fn own_active_key(
 #[utoipa::path(
     post,
     path = "/v1/api-keys/{id}/roll",
+    operation_id = "rollApiKey",
     tag = "api-keys",
     params(("id" = String, Path, description = "The key to replace")),
     request_body = RollApiKey,
@@ -271,6 +274,7 @@ pub async fn roll_key(state: &AppState, old: &KeyRecord, grace: u64, actor: &Act
 #[utoipa::path(
     delete,
     path = "/v1/api-keys/{id}",
+    operation_id = "revokeApiKey",
     tag = "api-keys",
     params(("id" = String, Path, description = "The key to revoke")),
     responses(

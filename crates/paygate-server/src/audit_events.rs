@@ -15,10 +15,11 @@ use crate::http::{ApiError, ApiJson, ApiResult};
 #[utoipa::path(
     get,
     path = "/v1/audit-events",
+    operation_id = "listAuditEvents",
     tag = "audit",
     params(crate::http::list::ListQuery),
     responses(
-        (status = 200, description = "A page of audit events"),
+        (status = 200, description = "A page of audit events", body = crate::openapi::schemas::AuditEventList),
         (status = 401, body = paygate_proto::Problem),
         (status = 403, body = paygate_proto::Problem),
     ),

@@ -13,6 +13,7 @@ use crate::http::{ApiJson, ApiResult};
 #[utoipa::path(
     get,
     path = "/v1/balance",
+    operation_id = "retrieveBalance",
     tag = "balance",
     responses(
         (status = 200, description = "Balances per currency, in minor units", body = Balance),

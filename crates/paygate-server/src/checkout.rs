@@ -137,7 +137,7 @@ fn methods_for(requested: Option<Vec<String>>, fiat: bool, errors: &mut Vec<Fiel
     methods
 }
 
-#[utoipa::path(post, path = "/v1/checkout/sessions", tag = "checkout", request_body = CreateCheckoutSession,
+#[utoipa::path(post, path = "/v1/checkout/sessions", operation_id = "createCheckoutSession", tag = "checkout", request_body = CreateCheckoutSession,
     responses((status = 200, body = CreatedCheckoutSession), (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
@@ -215,7 +215,7 @@ pub async fn create(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/checkout/sessions/{id}", tag = "checkout",
+#[utoipa::path(get, path = "/v1/checkout/sessions/{id}", operation_id = "retrieveCheckoutSession", tag = "checkout",
     responses((status = 200, body = CheckoutSession), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(

@@ -27,8 +27,8 @@ fn payload(text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("events.payload".to_owned()))
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(crate::http::list::ListQuery),
-    responses((status = 200, description = "A page of events")),
+#[utoipa::path(get, path = "/v1/events", operation_id = "listEvents", tag = "events", params(crate::http::list::ListQuery),
+    responses((status = 200, description = "A page of events", body = crate::openapi::schemas::EventList)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -44,8 +44,8 @@ pub async fn list(
     Ok(ApiJson(reply))
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
-    responses((status = 200, description = "The event"), (status = 404, body = paygate_proto::Problem)),
+#[utoipa::path(get, path = "/v1/events/{id}", operation_id = "retrieveEvent", tag = "events",
+    responses((status = 200, description = "The event", body = crate::openapi::schemas::Event), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<ApiJson<Value>> {
     caller.require(Scope::PaymentsRead)?;

@@ -9,14 +9,14 @@ use paygate_proto::types::Health;
 use crate::app::AppState;
 use crate::http::ApiJson;
 
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> ApiJson<Health> {
     ApiJson(Health {
         status: "ok".to_owned(),
     })
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, ApiJson<Health>) {
     if state.store().ping().await && state.auth().limiter().ready().await.is_ok() {
         (

@@ -31,6 +31,7 @@ pub struct LeakReport {
 #[utoipa::path(
     post,
     path = "/v1/leaked-keys",
+    operation_id = "reportLeakedKey",
     tag = "security",
     request_body = LeakReport,
     responses((status = 202, description = "Always the same answer, whatever the key", body = LeakReceipt))

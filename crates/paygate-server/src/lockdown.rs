@@ -166,6 +166,7 @@ pub fn reply(env: Environment, lockdown: Lockdown) -> LockdownReply {
 #[utoipa::path(
     post,
     path = "/v1/security/lockdown",
+    operation_id = "createLockdown",
     tag = "security",
     responses(
         (status = 200, description = "Everything of this merchant and environment stopped; the one new key and secret, shown this once", body = LockdownReply),

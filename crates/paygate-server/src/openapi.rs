@@ -1,6 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and
 //! served at `/v1/openapi.json`.
 
+#[cfg(test)]
+mod document_tests;
+pub mod schemas;
+
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -98,7 +102,9 @@ impl Modify for ProblemResponses {
                 for (status, response) in responses.iter_mut() {
                     let is_error = status.starts_with('4') || status.starts_with('5');
                     if let (true, RefOr::T(response)) = (is_error, response) {
-                        response.content.clear();
+                        // A body of its own (`/readyz` answers 503 with its
+                        // health) stays beside the problem document.
+                        response.content.retain(|_, content| !is_problem(content));
                         response.content.insert(PROBLEM_CONTENT_TYPE.to_owned(), problem());
                     }
                 }
@@ -110,6 +116,13 @@ impl Modify for ProblemResponses {
             }
         }
     }
+}
+
+/// Whether a response content is the `Problem` schema (handlers name it as
+/// their error bodies; the document serves it as `application/problem+json`).
+fn is_problem(content: &utoipa::openapi::Content) -> bool {
+    use utoipa::openapi::RefOr;
+    matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location == "#/components/schemas/Problem")
 }
 
 const PROBLEM_CONTENT_TYPE: &str = paygate_proto::headers::PROBLEM_CONTENT_TYPE;

@@ -513,7 +513,7 @@ pub(crate) async fn create_for_checkout(
     create_in(conn, merchant, env, new, now).await
 }
 
-#[utoipa::path(post, path = "/v1/payments", tag = "payments", request_body = CreatePayment,
+#[utoipa::path(post, path = "/v1/payments", operation_id = "createPayment", tag = "payments", request_body = CreatePayment,
     responses((status = 200, body = Payment), (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
@@ -531,7 +531,7 @@ pub async fn create(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+#[utoipa::path(get, path = "/v1/payments/{id}", operation_id = "retrievePayment", tag = "payments",
     responses((status = 200, body = Payment), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<ApiJson<Payment>> {
@@ -566,8 +566,8 @@ pub async fn find_payment(state: &AppState, merchant: &MerchantId, env: Environm
     Ok(record.to_api())
 }
 
-#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(crate::http::list::ListQuery),
-    responses((status = 200, description = "A page of payments")),
+#[utoipa::path(get, path = "/v1/payments", operation_id = "listPayments", tag = "payments", params(crate::http::list::ListQuery),
+    responses((status = 200, description = "A page of payments", body = crate::openapi::schemas::PaymentList)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -593,7 +593,7 @@ pub async fn payments_page(
     .await?)
 }
 
-#[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",
+#[utoipa::path(post, path = "/v1/payments/{id}/cancel", operation_id = "cancelPayment", tag = "payments",
     responses((status = 200, body = Payment), (status = 409, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn cancel(

@@ -185,6 +185,7 @@ fn related_ids(payload: &str) -> Vec<String> {
 #[utoipa::path(
     post,
     path = "/v1/realtime/tokens",
+    operation_id = "createRealtimeToken",
     tag = "realtime",
     request_body = CreateRealtimeToken,
     responses((status = 200, body = RealtimeToken), (status = 401, body = paygate_proto::Problem)),

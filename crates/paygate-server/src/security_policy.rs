@@ -24,6 +24,7 @@ fn wire(policy: PolicyRecord) -> SecurityPolicy {
 #[utoipa::path(
     get,
     path = "/v1/security/policy",
+    operation_id = "retrieveSecurityPolicy",
     tag = "security",
     responses(
         (status = 200, description = "The policy of this merchant and environment", body = SecurityPolicy),
@@ -40,6 +41,7 @@ pub async fn get(State(state): State<AppState>, caller: Caller) -> ApiResult<Api
 #[utoipa::path(
     put,
     path = "/v1/security/policy",
+    operation_id = "updateSecurityPolicy",
     tag = "security",
     request_body = UpdateSecurityPolicy,
     responses(

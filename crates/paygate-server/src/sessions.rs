@@ -25,6 +25,7 @@ fn exchange_needs_key() -> ApiError {
 #[utoipa::path(
     post,
     path = "/v1/auth/token",
+    operation_id = "createAuthSession",
     tag = "auth",
     responses(
         (status = 200, description = "An access token and its session", body = TokenResponse),
@@ -90,10 +91,11 @@ pub async fn exchange(
 #[utoipa::path(
     delete,
     path = "/v1/auth/sessions/{id}",
+    operation_id = "endAuthSession",
     tag = "auth",
     params(("id" = String, Path, description = "The session ID")),
     responses(
-        (status = 200, description = "The session has ended"),
+        (status = 200, description = "The session has ended", body = crate::openapi::schemas::RevokedSession),
         (status = 401, body = paygate_proto::Problem),
         (status = 404, body = paygate_proto::Problem),
     ),

@@ -234,7 +234,7 @@ fn check_network(network: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-#[utoipa::path(post, path = "/v1/wallet/config", tag = "wallets", request_body = WalletConfig,
+#[utoipa::path(post, path = "/v1/wallet/config", operation_id = "configureWallet", tag = "wallets", request_body = WalletConfig,
     responses((status = 200, body = Wallet), (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn configure(
@@ -272,7 +272,7 @@ pub async fn configure(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/wallet/generate", tag = "wallets", request_body = GenerateAddress,
+#[utoipa::path(post, path = "/v1/wallet/generate", operation_id = "generateWalletAddress", tag = "wallets", request_body = GenerateAddress,
     responses((status = 200, body = WalletAddress), (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn generate(
@@ -293,7 +293,7 @@ pub async fn generate(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/test/deposits", tag = "test helpers", request_body = TestDeposit,
+#[utoipa::path(post, path = "/v1/test/deposits", operation_id = "createTestDeposit", tag = "test helpers", request_body = TestDeposit,
     responses((status = 200, body = Deposit), (status = 400, body = paygate_proto::Problem), (status = 403, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn test_deposit(

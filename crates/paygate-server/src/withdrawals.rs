@@ -184,7 +184,7 @@ async fn set_status(
     Ok(object)
 }
 
-#[utoipa::path(post, path = "/v1/withdrawal-requests", tag = "withdrawals", request_body = CreateWithdrawal,
+#[utoipa::path(post, path = "/v1/withdrawal-requests", operation_id = "createWithdrawal", tag = "withdrawals", request_body = CreateWithdrawal,
     responses((status = 200, body = Withdrawal), (status = 400, body = paygate_proto::Problem), (status = 422, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
@@ -268,7 +268,7 @@ pub enum Decision {
     Reject,
 }
 
-#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/approve", tag = "withdrawals",
+#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/approve", operation_id = "approveWithdrawal", tag = "withdrawals",
     responses((status = 200, body = Withdrawal), (status = 401, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn approve(
@@ -281,7 +281,7 @@ pub async fn approve(
     decide(state, caller, client_ip, key, id, Decision::Approve).await
 }
 
-#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/reject", tag = "withdrawals",
+#[utoipa::path(post, path = "/v1/withdrawal-requests/{id}/reject", operation_id = "rejectWithdrawal", tag = "withdrawals",
     responses((status = 200, body = Withdrawal), (status = 401, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn reject(
@@ -400,7 +400,7 @@ pub async fn decide_in(
     Ok(object)
 }
 
-#[utoipa::path(get, path = "/v1/withdrawal-requests/{id}", tag = "withdrawals",
+#[utoipa::path(get, path = "/v1/withdrawal-requests/{id}", operation_id = "retrieveWithdrawal", tag = "withdrawals",
     responses((status = 200, body = Withdrawal), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(
@@ -414,8 +414,8 @@ pub async fn get(
     Ok(ApiJson(record.to_api()?))
 }
 
-#[utoipa::path(get, path = "/v1/withdrawal-requests", tag = "withdrawals", params(crate::http::list::ListQuery),
-    responses((status = 200, description = "A page of withdrawals")),
+#[utoipa::path(get, path = "/v1/withdrawal-requests", operation_id = "listWithdrawals", tag = "withdrawals", params(crate::http::list::ListQuery),
+    responses((status = 200, description = "A page of withdrawals", body = crate::openapi::schemas::WithdrawalList)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

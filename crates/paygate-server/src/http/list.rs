@@ -195,8 +195,9 @@ pub struct ListReply<T> {
 
 fn parse_page(query: ListQuery) -> Result<Page, ApiError> {
     let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_LIMIT,
-        // The document says a 64-bit integer from 1; anything else is refused.
+        None => DEFAULT_LIMIT,
+        // The document says a 64-bit integer from 1; anything else (an
+        // empty `limit=` too, as Stripe answers "Invalid integer") is refused.
         Some(text) => match text.parse::<i64>() {
             Ok(n) if n >= 1 => u32::try_from(n.min(i64::from(MAX_LIMIT))).unwrap_or(MAX_LIMIT),
             _ => {
@@ -277,6 +278,7 @@ mod tests {
         );
         assert!(page(Some("0"), None, None, None).is_err());
         assert!(page(Some("x"), None, None, None).is_err());
+        assert!(page(Some(""), None, None, None).is_err());
         assert!(page(None, None, Some("up"), None).is_err());
         assert!(page(None, None, None, Some("garbage")).is_err());
     }

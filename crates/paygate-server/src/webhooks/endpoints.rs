@@ -90,6 +90,7 @@ fn event_list(events: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
 #[utoipa::path(
     post,
     path = "/v1/webhook-endpoints",
+    operation_id = "createWebhookEndpoint",
     tag = "webhooks",
     request_body = CreateWebhookEndpoint,
     responses(
@@ -175,9 +176,10 @@ pub async fn create_endpoint(
 #[utoipa::path(
     get,
     path = "/v1/webhook-endpoints",
+    operation_id = "listWebhookEndpoints",
     tag = "webhooks",
     params(crate::http::list::ListQuery),
-    responses((status = 200, description = "A page of endpoints, secrets masked")),
+    responses((status = 200, description = "A page of endpoints, secrets masked", body = crate::openapi::schemas::WebhookEndpointList)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn list(
@@ -228,6 +230,7 @@ pub async fn masked_endpoint(
 #[utoipa::path(
     get,
     path = "/v1/webhook-endpoints/{id}",
+    operation_id = "retrieveWebhookEndpoint",
     tag = "webhooks",
     responses((status = 200, description = "The endpoint, secret masked", body = WebhookEndpoint), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = []))
@@ -246,8 +249,9 @@ pub async fn get(
 #[utoipa::path(
     delete,
     path = "/v1/webhook-endpoints/{id}",
+    operation_id = "deleteWebhookEndpoint",
     tag = "webhooks",
-    responses((status = 200, description = "Deleted, with its deliveries"), (status = 404, body = paygate_proto::Problem)),
+    responses((status = 200, description = "Deleted, with its deliveries", body = crate::openapi::schemas::DeletedWebhookEndpoint), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn delete(
@@ -278,6 +282,7 @@ pub async fn delete(
 #[utoipa::path(
     post,
     path = "/v1/webhook-endpoints/{id}/secret/rotate",
+    operation_id = "rotateWebhookEndpointSecret",
     tag = "webhooks",
     responses(
         (status = 200, description = "The endpoint with its new secret, shown this once; the previous one signs beside it for 24 h", body = WebhookEndpoint),
@@ -371,9 +376,10 @@ fn delivery_to_wire(row: &DeliveryRow) -> Delivery {
 #[utoipa::path(
     get,
     path = "/v1/webhook-endpoints/{id}/deliveries",
+    operation_id = "listWebhookEndpointDeliveries",
     tag = "webhooks",
     params(crate::http::list::ListQuery),
-    responses((status = 200, description = "The endpoint's deliveries, newest first, each with every attempt"), (status = 404, body = paygate_proto::Problem)),
+    responses((status = 200, description = "The endpoint's deliveries, newest first, each with every attempt", body = crate::openapi::schemas::DeliveryList), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn deliveries(
@@ -410,9 +416,10 @@ pub async fn deliveries_page(
 #[utoipa::path(
     post,
     path = "/v1/events/{id}/redeliver",
+    operation_id = "redeliverEvent",
     tag = "webhooks",
     request_body(content = Option<Redeliver>, description = "Optional: {\"endpoint\": \"we_...\"}; without it, every enabled endpoint subscribed to the event"),
-    responses((status = 200, description = "The deliveries planned"), (status = 404, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
+    responses((status = 200, description = "The deliveries planned (one page)", body = crate::openapi::schemas::DeliveryList), (status = 404, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn redeliver(

@@ -10,7 +10,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_healthz"];
+        get: operations["checkLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -26,7 +26,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_readyz"];
+        get: operations["checkReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -42,9 +42,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_api_keys"];
+        get: operations["listApiKeys"];
         put?: never;
-        post: operations["post_v1_api_keys"];
+        post: operations["createApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -61,7 +61,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["delete_v1_api_keys_id"];
+        delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -76,7 +76,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_api_keys_id_roll"];
+        post: operations["rollApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -90,7 +90,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_audit_events"];
+        get: operations["listAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -109,7 +109,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["delete_v1_auth_sessions_id"];
+        delete: operations["endAuthSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -124,7 +124,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_auth_token"];
+        post: operations["createAuthSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -138,7 +138,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_balance"];
+        get: operations["retrieveBalance"];
         put?: never;
         post?: never;
         delete?: never;
@@ -156,7 +156,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_checkout_sessions"];
+        post: operations["createCheckoutSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -170,7 +170,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_checkout_sessions_id"];
+        get: operations["retrieveCheckoutSession"];
         put?: never;
         post?: never;
         delete?: never;
@@ -186,7 +186,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_events"];
+        get: operations["listEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -202,7 +202,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_events_id"];
+        get: operations["retrieveEvent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -220,7 +220,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_events_id_redeliver"];
+        post: operations["redeliverEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -236,7 +236,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_leaked_keys"];
+        post: operations["reportLeakedKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -250,9 +250,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_payments"];
+        get: operations["listPayments"];
         put?: never;
-        post: operations["post_v1_payments"];
+        post: operations["createPayment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -266,7 +266,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_payments_id"];
+        get: operations["retrievePayment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -284,7 +284,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_payments_id_cancel"];
+        post: operations["cancelPayment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -300,7 +300,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_realtime_tokens"];
+        post: operations["createRealtimeToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -316,7 +316,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_security_lockdown"];
+        post: operations["createLockdown"];
         delete?: never;
         options?: never;
         head?: never;
@@ -330,8 +330,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_security_policy"];
-        put: operations["put_v1_security_policy"];
+        get: operations["retrieveSecurityPolicy"];
+        put: operations["updateSecurityPolicy"];
         post?: never;
         delete?: never;
         options?: never;
@@ -348,7 +348,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_test_deposits"];
+        post: operations["createTestDeposit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -364,7 +364,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_wallet_config"];
+        post: operations["configureWallet"];
         delete?: never;
         options?: never;
         head?: never;
@@ -380,7 +380,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_wallet_generate"];
+        post: operations["generateWalletAddress"];
         delete?: never;
         options?: never;
         head?: never;
@@ -394,9 +394,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_webhook_endpoints"];
+        get: operations["listWebhookEndpoints"];
         put?: never;
-        post: operations["post_v1_webhook_endpoints"];
+        post: operations["createWebhookEndpoint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -410,10 +410,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_webhook_endpoints_id"];
+        get: operations["retrieveWebhookEndpoint"];
         put?: never;
         post?: never;
-        delete: operations["delete_v1_webhook_endpoints_id"];
+        delete: operations["deleteWebhookEndpoint"];
         options?: never;
         head?: never;
         patch?: never;
@@ -426,7 +426,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_webhook_endpoints_id_deliveries"];
+        get: operations["listWebhookEndpointDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -444,7 +444,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_webhook_endpoints_id_secret_rotate"];
+        post: operations["rotateWebhookEndpointSecret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -458,9 +458,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_withdrawal_requests"];
+        get: operations["listWithdrawals"];
         put?: never;
-        post: operations["post_v1_withdrawal_requests"];
+        post: operations["createWithdrawal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -474,7 +474,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_v1_withdrawal_requests_id"];
+        get: operations["retrieveWithdrawal"];
         put?: never;
         post?: never;
         delete?: never;
@@ -492,7 +492,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_withdrawal_requests_id_approve"];
+        post: operations["approveWithdrawal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -508,7 +508,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_v1_withdrawal_requests_id_reject"];
+        post: operations["rejectWithdrawal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -535,6 +535,39 @@ export interface components {
             /** @description Older than `auth.key_rotation_days`: roll it (API.md section 14). */
             rotation_due?: boolean;
             scopes: string[];
+        };
+        /** @description A page of the API keys that still work, masked. */
+        ApiKeyList: {
+            data: components["schemas"]["ApiKeyInfo"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
+        /** @description One row of `GET /v1/audit-events`. */
+        AuditEvent: {
+            action: string;
+            /** @description A masked key prefix, an email or `operator`; never a credential. */
+            actor?: string | null;
+            created_at: string;
+            details: Record<string, never>;
+            id: string;
+            ip?: string | null;
+            object: string;
+            /** @description `success` or `failure`. */
+            outcome: string;
+            /** @description For a failure, the error code (and the audit-only reason in `details`). */
+            reason?: string | null;
+        };
+        /** @description A page of audit events. */
+        AuditEventList: {
+            data: components["schemas"]["AuditEvent"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
         };
         /** @description `GET /v1/balance`. */
         Balance: {
@@ -647,6 +680,63 @@ export interface components {
             /** Format: int64 */
             reserved: number;
         };
+        /**
+         * @description `DELETE /v1/webhook-endpoints/{id}`: the endpoint is gone, with its
+         *     deliveries.
+         */
+        DeletedWebhookEndpoint: {
+            /** @description Always `true`. */
+            deleted: boolean;
+            id: string;
+            /** @description `webhook_endpoint` */
+            object: string;
+        };
+        /** @description The delivery of one event to one endpoint, with each attempt. */
+        Delivery: {
+            attempts: components["schemas"]["DeliveryAttempt"][];
+            created_at: string;
+            endpoint: string;
+            event: string;
+            event_type: string;
+            id: string;
+            next_attempt_at?: string | null;
+            object: string;
+            /** @description `pending`, `succeeded`, `failed` or `canceled`. */
+            status: string;
+        };
+        /** @description One try at delivering an event to an endpoint. */
+        DeliveryAttempt: {
+            /**
+             * Format: int32
+             * @description 1 for the first try.
+             */
+            attempt: number;
+            attempted_at: string;
+            /** Format: int64 */
+            duration_ms: number;
+            /** @description Why no HTTP answer counted (`timeout`, `url_not_allowed`, `connect`, ...). */
+            error?: string | null;
+            /** @description The first 1 KiB of the receiver's answer (lossy UTF-8). */
+            response_body: string;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status, when it answered.
+             */
+            response_status?: number | null;
+        };
+        /**
+         * @description Webhook deliveries, each with every attempt: a page of an endpoint's
+         *     log, or the deliveries a redelivery planned (one page, `has_more`
+         *     false).
+         */
+        DeliveryList: {
+            data: components["schemas"]["Delivery"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
         Deposit: {
             address: string;
             /** Format: int64 */
@@ -679,6 +769,36 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "bad_request" | "invalid_json" | "validation_failed" | "https_required" | "idempotency_key_required" | "ambiguous_credentials" | "missing_credentials" | "invalid_api_key" | "invalid_token" | "token_expired" | "session_id_missing" | "session_mismatch" | "session_revoked" | "invalid_signature" | "signature_required" | "timestamp_out_of_range" | "signature_reused" | "invalid_api_secret" | "api_secret_required" | "invalid_session_token" | "invalid_ws_token" | "ip_not_allowed" | "insufficient_scope" | "account_suspended" | "live_mode_only" | "test_mode_only" | "otp_required" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "idempotency_in_progress" | "invalid_state" | "idempotency_key_reused" | "insufficient_funds" | "invalid_destination" | "url_not_allowed" | "rate_limited" | "internal_error" | "service_unavailable";
+        /**
+         * @description Something that happened to one of the merchant's objects, as
+         *     `GET /v1/events` lists it and webhooks deliver it.
+         */
+        Event: {
+            created_at: string;
+            data: components["schemas"]["EventData"];
+            env: components["schemas"]["Environment"];
+            /** @description `evt_...` */
+            id: string;
+            /** @description The event type, e.g. `payment.succeeded`. */
+            type: string;
+        };
+        /** @description What an event reports. */
+        EventData: {
+            /**
+             * @description The object as it was when the event happened (a payment, a
+             *     withdrawal, an API key, ...).
+             */
+            object: Record<string, never>;
+        };
+        /** @description A page of events, newest first. */
+        EventList: {
+            data: components["schemas"]["Event"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
         /** @description One invalid field of a `validation_failed` error. */
         FieldError: {
             field: string;
@@ -706,6 +826,11 @@ export interface components {
             /** @description The key as found. */
             key: string;
         };
+        /**
+         * @description The `object` of every list page: always `list`.
+         * @enum {string}
+         */
+        ListObject: "list";
         /**
          * @description The answer of `POST /v1/security/lockdown`: what ended, and the one new
          *     key and secret (shown this once).
@@ -753,6 +878,15 @@ export interface components {
             status: string;
             updated_at: string;
         };
+        /** @description A page of payments. */
+        PaymentList: {
+            data: components["schemas"]["Payment"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
         /** @description The RFC 9457 problem body of every error response. */
         Problem: {
             code: components["schemas"]["ErrorCode"];
@@ -776,6 +910,17 @@ export interface components {
          */
         Redeliver: {
             endpoint?: string | null;
+        };
+        /**
+         * @description `DELETE /v1/auth/sessions/{id}`: the session and its tokens no longer
+         *     work.
+         */
+        RevokedSession: {
+            id: string;
+            /** @description `session` */
+            object: string;
+            /** @description Always `true`. */
+            revoked: boolean;
         };
         /** @description `POST /v1/api-keys/{id}/roll`. */
         RollApiKey: {
@@ -860,6 +1005,15 @@ export interface components {
             updated_at: string;
             url: string;
         };
+        /** @description A page of webhook endpoints, secrets masked. */
+        WebhookEndpointList: {
+            data: components["schemas"]["WebhookEndpoint"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
         Withdrawal: {
             /** Format: int64 */
             amount: number;
@@ -875,6 +1029,15 @@ export interface components {
             status: string;
             updated_at: string;
         };
+        /** @description A page of withdrawal requests. */
+        WithdrawalList: {
+            data: components["schemas"]["Withdrawal"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
     };
     responses: never;
     parameters: never;
@@ -884,7 +1047,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    get_healthz: {
+    checkLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -912,7 +1075,7 @@ export interface operations {
             };
         };
     };
-    get_readyz: {
+    checkReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -934,6 +1097,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["Health"];
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -948,7 +1112,7 @@ export interface operations {
             };
         };
     };
-    get_v1_api_keys: {
+    listApiKeys: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -974,7 +1138,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
             };
             401: {
                 headers: {
@@ -1003,7 +1169,7 @@ export interface operations {
             };
         };
     };
-    post_v1_api_keys: {
+    createApiKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -1060,7 +1226,7 @@ export interface operations {
             };
         };
     };
-    delete_v1_api_keys_id: {
+    revokeApiKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -1116,7 +1282,7 @@ export interface operations {
             };
         };
     };
-    post_v1_api_keys_id_roll: {
+    rollApiKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -1184,7 +1350,7 @@ export interface operations {
             };
         };
     };
-    get_v1_audit_events: {
+    listAuditEvents: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -1210,7 +1376,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
             };
             401: {
                 headers: {
@@ -1239,7 +1407,7 @@ export interface operations {
             };
         };
     };
-    delete_v1_auth_sessions_id: {
+    endAuthSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1256,7 +1424,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RevokedSession"];
+                };
             };
             401: {
                 headers: {
@@ -1285,7 +1455,7 @@ export interface operations {
             };
         };
     };
-    post_v1_auth_token: {
+    createAuthSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1338,7 +1508,7 @@ export interface operations {
             };
         };
     };
-    get_v1_balance: {
+    retrieveBalance: {
         parameters: {
             query?: never;
             header?: never;
@@ -1376,7 +1546,7 @@ export interface operations {
             };
         };
     };
-    post_v1_checkout_sessions: {
+    createCheckoutSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1416,7 +1586,7 @@ export interface operations {
             };
         };
     };
-    get_v1_checkout_sessions_id: {
+    retrieveCheckoutSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -1454,7 +1624,7 @@ export interface operations {
             };
         };
     };
-    get_v1_events: {
+    listEvents: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -1480,7 +1650,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
             };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
@@ -1493,7 +1665,7 @@ export interface operations {
             };
         };
     };
-    get_v1_events_id: {
+    retrieveEvent: {
         parameters: {
             query?: never;
             header?: never;
@@ -1509,7 +1681,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
             };
             404: {
                 headers: {
@@ -1530,7 +1704,7 @@ export interface operations {
             };
         };
     };
-    post_v1_events_id_redeliver: {
+    redeliverEvent: {
         parameters: {
             query?: never;
             header?: never;
@@ -1546,12 +1720,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The deliveries planned */
+            /** @description The deliveries planned (one page) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
             };
             404: {
                 headers: {
@@ -1580,7 +1756,7 @@ export interface operations {
             };
         };
     };
-    post_v1_leaked_keys: {
+    reportLeakedKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -1613,7 +1789,7 @@ export interface operations {
             };
         };
     };
-    get_v1_payments: {
+    listPayments: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -1639,7 +1815,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
             };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
@@ -1652,7 +1830,7 @@ export interface operations {
             };
         };
     };
-    post_v1_payments: {
+    createPayment: {
         parameters: {
             query?: never;
             header?: never;
@@ -1692,7 +1870,7 @@ export interface operations {
             };
         };
     };
-    get_v1_payments_id: {
+    retrievePayment: {
         parameters: {
             query?: never;
             header?: never;
@@ -1730,7 +1908,7 @@ export interface operations {
             };
         };
     };
-    post_v1_payments_id_cancel: {
+    cancelPayment: {
         parameters: {
             query?: never;
             header?: never;
@@ -1768,7 +1946,7 @@ export interface operations {
             };
         };
     };
-    post_v1_realtime_tokens: {
+    createRealtimeToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -1808,7 +1986,7 @@ export interface operations {
             };
         };
     };
-    post_v1_security_lockdown: {
+    createLockdown: {
         parameters: {
             query?: never;
             header?: never;
@@ -1853,7 +2031,7 @@ export interface operations {
             };
         };
     };
-    get_v1_security_policy: {
+    retrieveSecurityPolicy: {
         parameters: {
             query?: never;
             header?: never;
@@ -1898,7 +2076,7 @@ export interface operations {
             };
         };
     };
-    put_v1_security_policy: {
+    updateSecurityPolicy: {
         parameters: {
             query?: never;
             header?: never;
@@ -1955,7 +2133,7 @@ export interface operations {
             };
         };
     };
-    post_v1_test_deposits: {
+    createTestDeposit: {
         parameters: {
             query?: never;
             header?: never;
@@ -2003,7 +2181,7 @@ export interface operations {
             };
         };
     };
-    post_v1_wallet_config: {
+    configureWallet: {
         parameters: {
             query?: never;
             header?: never;
@@ -2043,7 +2221,7 @@ export interface operations {
             };
         };
     };
-    post_v1_wallet_generate: {
+    generateWalletAddress: {
         parameters: {
             query?: never;
             header?: never;
@@ -2083,7 +2261,7 @@ export interface operations {
             };
         };
     };
-    get_v1_webhook_endpoints: {
+    listWebhookEndpoints: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -2109,7 +2287,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
             };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
@@ -2122,7 +2302,7 @@ export interface operations {
             };
         };
     };
-    post_v1_webhook_endpoints: {
+    createWebhookEndpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -2180,7 +2360,7 @@ export interface operations {
             };
         };
     };
-    get_v1_webhook_endpoints_id: {
+    retrieveWebhookEndpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -2219,7 +2399,7 @@ export interface operations {
             };
         };
     };
-    delete_v1_webhook_endpoints_id: {
+    deleteWebhookEndpoint: {
         parameters: {
             query?: never;
             header?: never;
@@ -2235,7 +2415,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DeletedWebhookEndpoint"];
+                };
             };
             404: {
                 headers: {
@@ -2256,7 +2438,7 @@ export interface operations {
             };
         };
     };
-    get_v1_webhook_endpoints_id_deliveries: {
+    listWebhookEndpointDeliveries: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -2284,7 +2466,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
             };
             404: {
                 headers: {
@@ -2305,7 +2489,7 @@ export interface operations {
             };
         };
     };
-    post_v1_webhook_endpoints_id_secret_rotate: {
+    rotateWebhookEndpointSecret: {
         parameters: {
             query?: never;
             header?: never;
@@ -2353,7 +2537,7 @@ export interface operations {
             };
         };
     };
-    get_v1_withdrawal_requests: {
+    listWithdrawals: {
         parameters: {
             query?: {
                 /** @description 1 or more (default 20); more than 100 is served as 100. */
@@ -2379,7 +2563,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["WithdrawalList"];
+                };
             };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
@@ -2392,7 +2578,7 @@ export interface operations {
             };
         };
     };
-    post_v1_withdrawal_requests: {
+    createWithdrawal: {
         parameters: {
             query?: never;
             header?: never;
@@ -2440,7 +2626,7 @@ export interface operations {
             };
         };
     };
-    get_v1_withdrawal_requests_id: {
+    retrieveWithdrawal: {
         parameters: {
             query?: never;
             header?: never;
@@ -2478,7 +2664,7 @@ export interface operations {
             };
         };
     };
-    post_v1_withdrawal_requests_id_approve: {
+    approveWithdrawal: {
         parameters: {
             query?: never;
             header?: never;
@@ -2524,7 +2710,7 @@ export interface operations {
             };
         };
     };
-    post_v1_withdrawal_requests_id_reject: {
+    rejectWithdrawal: {
         parameters: {
             query?: never;
             header?: never;
