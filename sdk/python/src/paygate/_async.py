@@ -1,0 +1,96 @@
+"""``paygate.AsyncClient``: the asyncio client, on ``httpx.AsyncClient``.
+Tasks that need a new access token at the same moment wait for one
+exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Awaitable, Callable, Optional
+
+import httpx
+
+from ._base import BaseClient
+from ._core import EXCHANGE, MERCHANT, CachedToken, connection_error, decode, token_from
+from ._pagination import AsyncPager
+
+
+class _TokenCache:
+    """The current token, behind an asyncio lock held across an exchange."""
+
+    def __init__(self) -> None:
+        self._lock: Optional[asyncio.Lock] = None
+        self._current: Optional[CachedToken] = None
+
+    async def get(
+        self, rejected: Optional[CachedToken], exchange: Callable[[], Awaitable[CachedToken]]
+    ) -> CachedToken:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            current = self._current
+            if current is not None and current is not rejected and current.fresh():
+                return current
+            self._current = await exchange()
+            return self._current
+
+
+class AsyncClient(BaseClient):
+    """The asyncio twin of ``paygate.Client``: every resource method returns
+    a coroutine, and lists are iterated with ``async for``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        total, connect = self._timeout
+        self._http = httpx.AsyncClient(
+            verify=self._tls,
+            trust_env=False,  # no proxy or CA bundle from the environment
+            follow_redirects=False,  # a redirect could carry credentials elsewhere
+            timeout=httpx.Timeout(total, connect=connect),
+        )
+        for name in ("user-agent", "accept-encoding", "connection"):
+            self._http.headers.pop(name, None)
+        self._tokens = _TokenCache()
+
+    def with_idempotency_key(self, key: str) -> "AsyncClient":
+        """A client whose state-changing requests carry this
+        ``Idempotency-Key`` (as given) instead of a generated one."""
+        return self._with_key(key)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _fetch_token(self) -> CachedToken:
+        started = time.monotonic()
+        return token_from(await self._request("POST", "/v1/auth/token", None, EXCHANGE), started)
+
+    async def _request(self, method: str, path: str, body: Optional[Any] = None, auth: str = MERCHANT) -> Any:
+        plan = self._plan(method, path, body, auth)
+        rejected: Optional[CachedToken] = None
+        while True:
+            token = await self._tokens.get(rejected, self._fetch_token) if plan.uses_token else None
+            attempt = plan.attempt(token)
+            try:
+                response = await self._http.request(
+                    attempt.method, attempt.url, headers=attempt.headers, content=attempt.content
+                )
+            except httpx.TransportError as error:
+                decision = plan.after_failure(error)
+                if decision.action == "fail":
+                    raise connection_error(error) from None
+            else:
+                decision = plan.after_answer(response.status_code, response.headers, response.content, token)
+                if decision.action in ("done", "fail"):
+                    return decode(response.status_code, response.headers, response.content)
+                if decision.action == "renew":
+                    rejected = token
+            await asyncio.sleep(decision.wait)
+
+    def _pager(self, path: str, params: dict[str, Any]) -> AsyncPager[Any]:
+        return AsyncPager(self._request, path, params)

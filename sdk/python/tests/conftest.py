@@ -1,0 +1,123 @@
+"""Fixtures: a real `paygate serve` (PAYGATE_BIN) on a free loopback port
+with a fresh data directory, read from its JSON banner as the conformance
+suite does, and SDK clients that trust its generated certificate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+
+import pytest
+
+import paygate
+
+# The shared server runs many tests' requests: its per-IP and per-merchant
+# limits are off (the 429 test starts a server of its own with low ones).
+UNLIMITED = {
+    "PAYGATE_RATE_LIMITS__ENABLED": "false",
+    "PAYGATE_RATE_LIMITS__TOKEN_MINUTE__LIMIT": "1000000",
+    "PAYGATE_RATE_LIMITS__TOKEN_HOUR__LIMIT": "1000000",
+    "PAYGATE_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
+}
+
+
+@dataclass
+class Server:
+    base_url: str
+    port: int
+    ca_path: str
+    merchant_id: str
+    key: str = field(repr=False)
+    secret: str = field(repr=False)
+    data_dir: str
+    process: subprocess.Popen = field(repr=False)
+
+    def tls(self) -> ssl.SSLContext:
+        """A TLS context trusting this server's CA, for raw httpx requests."""
+        return ssl.create_default_context(cafile=self.ca_path)
+
+    def client(self, cls=paygate.Client, **kwargs):
+        options = dict(api_key=self.key, merchant_id=self.merchant_id, base_url=self.base_url, ca=self.ca_path)
+        options.update(kwargs)
+        return cls(**options)
+
+
+def start_server(env=None) -> Server:
+    binary = os.environ["PAYGATE_BIN"]
+    data_dir = tempfile.mkdtemp(prefix="paygate-sdk-py-")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
+    full_env["PAYGATE_LISTEN"] = "127.0.0.1:0"
+    full_env["PAYGATE_ADMIN_LISTEN"] = "127.0.0.1:0"
+    full_env.update(env or {})
+    process = subprocess.Popen(
+        [binary, "--json", "--data-dir", data_dir, "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=full_env,
+        text=True,
+    )
+    banner = json.loads(process.stdout.readline())
+    port = int(banner["listen"].rsplit(":", 1)[1])
+    sandbox = banner["sandbox"]
+    return Server(
+        base_url=f"https://localhost:{port}",
+        port=port,
+        ca_path=banner["cert_path"],
+        merchant_id=sandbox["merchant_id"],
+        key=sandbox["key"],
+        secret=sandbox["secret"],
+        data_dir=data_dir,
+        process=process,
+    )
+
+
+def stop_server(server: Server) -> None:
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server():
+    s = start_server(UNLIMITED)
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def make(env=None):
+        s = start_server(env)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        stop_server(s)
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture
+def signed(server):
+    """A client that signs every request with the sandbox's API secret."""
+    with server.client(api_secret=server.secret) as c:
+        yield c
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
