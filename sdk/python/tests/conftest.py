@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from typing import Optional
 
 import pytest
 
@@ -36,6 +38,7 @@ class Server:
     secret: str = field(repr=False)
     data_dir: str
     process: subprocess.Popen = field(repr=False)
+    database: Optional[str] = None
 
     def tls(self) -> ssl.SSLContext:
         """A TLS context trusting this server's CA, for raw httpx requests."""
@@ -47,12 +50,33 @@ class Server:
         return cls(**options)
 
 
+def _stores() -> tuple[dict[str, str], Optional[str]]:
+    """With PAYGATE_TEST_DATABASE_URL (and PAYGATE_TEST_REDIS_URL) set, each
+    server gets a fresh PostgreSQL database (and its own Redis key prefix),
+    as the black-box suite does; otherwise SQLite in its data directory."""
+    admin = os.environ.get("PAYGATE_TEST_DATABASE_URL")
+    env: dict[str, str] = {}
+    database = None
+    suffix = secrets.token_hex(6)
+    if admin:
+        database = f"paygate_test_sdkpy_{suffix}"
+        subprocess.run(["psql", admin, "-qc", f'create database "{database}"'], check=True, capture_output=True)
+        env["PAYGATE_DATABASE_URL"] = admin.rsplit("/", 1)[0] + "/" + database
+    redis = os.environ.get("PAYGATE_TEST_REDIS_URL")
+    if redis:
+        env["PAYGATE_REDIS_URL"] = redis
+        env["PAYGATE_REDIS_KEY_PREFIX"] = f"paygate-sdkpy-{suffix}:"
+    return env, database
+
+
 def start_server(env=None) -> Server:
     binary = os.environ["PAYGATE_BIN"]
     data_dir = tempfile.mkdtemp(prefix="paygate-sdk-py-")
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
     full_env["PAYGATE_LISTEN"] = "127.0.0.1:0"
     full_env["PAYGATE_ADMIN_LISTEN"] = "127.0.0.1:0"
+    stores, database = _stores()
+    full_env.update(stores)
     full_env.update(env or {})
     process = subprocess.Popen(
         [binary, "--json", "--data-dir", data_dir, "serve"],
@@ -73,6 +97,7 @@ def start_server(env=None) -> Server:
         secret=sandbox["secret"],
         data_dir=data_dir,
         process=process,
+        database=database,
     )
 
 
@@ -82,6 +107,9 @@ def stop_server(server: Server) -> None:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
+    if server.database:
+        admin = os.environ["PAYGATE_TEST_DATABASE_URL"]
+        subprocess.run(["psql", admin, "-qc", f'drop database if exists "{server.database}" with (force)'], capture_output=True)
 
 
 @pytest.fixture(scope="session")

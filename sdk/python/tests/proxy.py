@@ -20,6 +20,7 @@ class Recorded:
         self.target = target
         self.headers = headers
         self.body = body
+        self.status: Optional[int] = None
 
     def header(self, name: str) -> Optional[str]:
         for k, v in self.headers:
@@ -61,6 +62,7 @@ class TlsProxy:
                 answer = conn.getresponse()
                 reply = answer.read()
                 status, reason, reply_headers = answer.status, answer.reason, answer.getheaders()
+                record.status = status
                 conn.close()
                 if lose:
                     # The server acted; its answer never reaches the client.

@@ -5,6 +5,7 @@ secret and malformed headers refused."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import paygate
+from paygate._webhooks import standard_signature
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
 
@@ -102,6 +104,11 @@ def test_a_delivery_from_the_server_verifies_and_tampering_is_refused(client, re
     refused("timestamp", body, {**headers, "webhook-timestamp": "soon"}, [secret])
     refused("malformed_header", body, {**headers, "webhook-signature": "garbage"}, [secret])
     refused("malformed_header", body, {"x-webhook-signature": "md5=abc"}, [secret])
+    # Correctly signed, but for another id than the event's own.
+    resigned = {**headers, "webhook-id": "evt_other"}
+    key = base64.b64decode(secret[len("whsec_"):])
+    resigned["webhook-signature"] = standard_signature(key, "evt_other", int(headers["webhook-timestamp"]), body)
+    refused("payload", body, resigned, [secret])
     with pytest.raises(paygate.WebhookVerificationError) as bad_secret:
         paygate.verify_webhook(body, headers, ["sk_test_not_a_webhook_secret"])
     assert bad_secret.value.reason == "malformed_secret"
