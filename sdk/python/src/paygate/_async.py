@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import httpx
 
 from ._base import BaseClient
 from ._core import EXCHANGE, MERCHANT, CachedToken, connection_error, decode, token_from
 from ._pagination import AsyncPager
+
+if TYPE_CHECKING:
+    from . import _async_resources as ar
 
 
 class _TokenCache:
@@ -38,6 +41,21 @@ class _TokenCache:
 class AsyncClient(BaseClient):
     """The asyncio twin of ``paygate.Client``: every resource method returns
     a coroutine, and lists are iterated with ``async for``."""
+
+    payments: ar.Payments
+    checkout_sessions: ar.CheckoutSessions
+    wallet: ar.Wallet
+    withdrawals: ar.Withdrawals
+    webhook_endpoints: ar.WebhookEndpoints
+    events: ar.Events
+    api_keys: ar.ApiKeys
+    auth: ar.Auth
+    audit_events: ar.AuditEvents
+    security: ar.Security
+    realtime_tokens: ar.RealtimeTokens
+    balance: ar.Balance
+    leaked_keys: ar.LeakedKeys
+    health: ar.Health
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

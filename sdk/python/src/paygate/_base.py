@@ -4,7 +4,7 @@ resources as attributes, and a ``repr`` that shows no credential."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, NoReturn, Optional, Union
 
 from . import _resources as r
 from ._config import Endpoint, check_auth, check_key, check_merchant, check_secret, tls_context
@@ -47,20 +47,8 @@ class BaseClient:
         self._attach()
 
     def _attach(self) -> None:
-        self.payments = r.Payments(self)
-        self.checkout_sessions = r.CheckoutSessions(self)
-        self.wallet = r.Wallet(self)
-        self.withdrawals = r.Withdrawals(self)
-        self.webhook_endpoints = r.WebhookEndpoints(self)
-        self.events = r.Events(self)
-        self.api_keys = r.ApiKeys(self)
-        self.auth = r.Auth(self)
-        self.audit_events = r.AuditEvents(self)
-        self.security = r.Security(self)
-        self.realtime_tokens = r.RealtimeTokens(self)
-        self.balance = r.BalanceResource(self)
-        self.leaked_keys = r.LeakedKeys(self)
-        self.health = r.Health(self)
+        for name, resource in r.RESOURCES.items():
+            setattr(self, name, resource(self))
 
     def _plan(self, method: str, path: str, body: Optional[Any], auth: str) -> Plan:
         return Plan(
@@ -82,5 +70,5 @@ class BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._endpoint.origin + self._endpoint.prefix!r}, credentials={self._credentials!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Paygate client cannot be pickled (it holds credentials)")

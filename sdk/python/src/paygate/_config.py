@@ -9,7 +9,7 @@ import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import NoReturn, Optional, Union
 from urllib.parse import urlsplit
 
 from ._errors import PaygateConfigError
@@ -43,7 +43,7 @@ class Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Paygate credential cannot be pickled")
 
 

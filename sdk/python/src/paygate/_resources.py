@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 
     from . import _models as m
     from . import _types as t
-    from ._pagination import AsyncPager, SyncPager
-
-    Pager = SyncPager[T] | AsyncPager[T]
+    from ._pagination import SyncPager
 
     class ListParams(TypedDict, total=False):
         limit: int
@@ -56,7 +54,7 @@ class Payments(_Resource):
         """``GET /v1/payments/{id}``."""
         return self._get(f"/v1/payments/{check_id(payment_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> Pager[m.Payment]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.Payment]:
         """``GET /v1/payments``: a pager of ``Payment``."""
         return self._list("/v1/payments", params)
 
@@ -99,7 +97,7 @@ class Withdrawals(_Resource):
         """``GET /v1/withdrawal-requests/{id}``."""
         return self._get(f"/v1/withdrawal-requests/{check_id(withdrawal_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> Pager[m.Withdrawal]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.Withdrawal]:
         """``GET /v1/withdrawal-requests``: a pager of ``Withdrawal``."""
         return self._list("/v1/withdrawal-requests", params)
 
@@ -121,7 +119,7 @@ class WebhookEndpoints(_Resource):
         """``GET /v1/webhook-endpoints/{id}`` (secret masked)."""
         return self._get(f"/v1/webhook-endpoints/{check_id(endpoint_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> Pager[m.WebhookEndpoint]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.WebhookEndpoint]:
         """``GET /v1/webhook-endpoints``: a pager of ``WebhookEndpoint`` (secrets masked)."""
         return self._list("/v1/webhook-endpoints", params)
 
@@ -134,7 +132,7 @@ class WebhookEndpoints(_Resource):
         once; the old one keeps signing beside it for 24 h."""
         return self._post(f"/v1/webhook-endpoints/{check_id(endpoint_id)}/secret/rotate")
 
-    def deliveries(self, endpoint_id: str, **params: Unpack[ListParams]) -> Pager[t.Delivery]:
+    def deliveries(self, endpoint_id: str, **params: Unpack[ListParams]) -> SyncPager[t.Delivery]:
         """``GET /v1/webhook-endpoints/{id}/deliveries``: a pager of ``Delivery``."""
         return self._list(f"/v1/webhook-endpoints/{check_id(endpoint_id)}/deliveries", params)
 
@@ -144,7 +142,7 @@ class Events(_Resource):
         """``GET /v1/events/{id}``."""
         return self._get(f"/v1/events/{check_id(event_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> Pager[t.Event]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[t.Event]:
         """``GET /v1/events``: a pager of ``Event``."""
         return self._list("/v1/events", params)
 
@@ -160,7 +158,7 @@ class ApiKeys(_Resource):
         """``POST /v1/api-keys``: the only answer that carries the new key and secret."""
         return self._post("/v1/api-keys", params)
 
-    def list(self, **params: Unpack[ListParams]) -> Pager[m.ApiKeyInfo]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.ApiKeyInfo]:
         """``GET /v1/api-keys``: a pager of ``ApiKeyInfo``."""
         return self._list("/v1/api-keys", params)
 
@@ -188,7 +186,7 @@ class Auth(_Resource):
 
 
 class AuditEvents(_Resource):
-    def list(self, **params: Unpack[ListParams]) -> Pager[t.AuditEvent]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[t.AuditEvent]:
         """``GET /v1/audit-events`` (``audit:read``): a pager of ``AuditEvent``."""
         return self._list("/v1/audit-events", params)
 
@@ -216,7 +214,7 @@ class RealtimeTokens(_Resource):
         return self._post("/v1/realtime/tokens", params)
 
 
-class BalanceResource(_Resource):
+class Balance(_Resource):
     def retrieve(self) -> m.Balance:
         """``GET /v1/balance``."""
         return self._get("/v1/balance")
@@ -237,3 +235,22 @@ class Health(_Resource):
     def ready(self) -> m.Health:
         """``GET /readyz``: the server can reach its store (no credentials)."""
         return self._client._request("GET", "/readyz", None, PUBLIC)
+
+
+# The attribute name of each resource on a client.
+RESOURCES: dict[str, type[_Resource]] = {
+    "payments": Payments,
+    "checkout_sessions": CheckoutSessions,
+    "wallet": Wallet,
+    "withdrawals": Withdrawals,
+    "webhook_endpoints": WebhookEndpoints,
+    "events": Events,
+    "api_keys": ApiKeys,
+    "auth": Auth,
+    "audit_events": AuditEvents,
+    "security": Security,
+    "realtime_tokens": RealtimeTokens,
+    "balance": Balance,
+    "leaked_keys": LeakedKeys,
+    "health": Health,
+}

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 import httpx
 
+from . import _resources as r
 from ._base import BaseClient
 from ._core import EXCHANGE, MERCHANT, CachedToken, connection_error, decode, token_from
 from ._pagination import SyncPager
@@ -34,6 +35,21 @@ class _TokenCache:
 
 class Client(BaseClient):
     """A Paygate API client. See ``BaseClient.__init__`` for the arguments."""
+
+    payments: r.Payments
+    checkout_sessions: r.CheckoutSessions
+    wallet: r.Wallet
+    withdrawals: r.Withdrawals
+    webhook_endpoints: r.WebhookEndpoints
+    events: r.Events
+    api_keys: r.ApiKeys
+    auth: r.Auth
+    audit_events: r.AuditEvents
+    security: r.Security
+    realtime_tokens: r.RealtimeTokens
+    balance: r.Balance
+    leaked_keys: r.LeakedKeys
+    health: r.Health
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
