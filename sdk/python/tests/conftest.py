@@ -44,6 +44,20 @@ class Server:
         """A TLS context trusting this server's CA, for raw httpx requests."""
         return ssl.create_default_context(cafile=self.ca_path)
 
+    def env(self, base_url=None, **extra) -> dict[str, str]:
+        """An environment for a child process (a quick start, paygate-cli)
+        with this server's sandbox credentials, as the README exports them."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
+        env.update(
+            PAYGATE_API_KEY=self.key,
+            PAYGATE_API_SECRET=self.secret,
+            PAYGATE_MERCHANT_ID=self.merchant_id,
+            PAYGATE_BASE_URL=base_url or self.base_url,
+            PAYGATE_CA_FILE=self.ca_path,
+        )
+        env.update(extra)
+        return env
+
     def client(self, cls=paygate.Client, **kwargs):
         options = dict(api_key=self.key, merchant_id=self.merchant_id, base_url=self.base_url, ca=self.ca_path)
         options.update(kwargs)

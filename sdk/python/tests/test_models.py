@@ -20,7 +20,6 @@ GENERATOR_OPTIONS = [
     "--target-python-version", "3.10",
     "--disable-timestamp",
     "--use-schema-description",
-    "--use-field-description",
     "--formatters", "black", "isort",
 ]
 

@@ -4,7 +4,6 @@ them)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,15 +17,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (SDK / "README.md").read_text(), re.
 
 @pytest.mark.parametrize("index", [0, 1], ids=["sync", "async"])
 def test_quick_start_runs_as_written(server, index):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
-    env.update(
-        PAYGATE_API_KEY=server.key,
-        PAYGATE_API_SECRET=server.secret,
-        PAYGATE_MERCHANT_ID=server.merchant_id,
-        PAYGATE_BASE_URL=server.base_url,
-        PAYGATE_CA_FILE=server.ca_path,
-        PYTHONPATH=str(SDK / "src"),
-    )
+    env = server.env(PYTHONPATH=str(SDK / "src"))
     done = subprocess.run([sys.executable, "-c", BLOCKS[index]], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     if index == 0:

@@ -30,16 +30,7 @@ VOLATILE = {"x-timestamp", "x-signature", "idempotency-key"}
 
 
 def base_env(server, proxy):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYGATE_")}
-    env.update(
-        PAYGATE_API_KEY=server.key,
-        PAYGATE_API_SECRET=server.secret,
-        PAYGATE_MERCHANT_ID=server.merchant_id,
-        PAYGATE_BASE_URL=proxy.base_url,
-        PAYGATE_CA_FILE=server.ca_path,
-        PAYGATE_CONFIG_DIR=tempfile.mkdtemp(prefix="paygate-wire-"),
-    )
-    return env
+    return server.env(proxy.base_url, PAYGATE_CONFIG_DIR=tempfile.mkdtemp(prefix="paygate-wire-"))
 
 
 def with_rust(server, proxy):

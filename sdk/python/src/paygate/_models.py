@@ -46,13 +46,7 @@ class CreateCheckoutSession(TypedDict, closed=True):
     amount: int
     currency: str
     expires_in: NotRequired[int | None]
-    """
-    Seconds until the session expires: 60 to 86400, default 1800.
-    """
     methods: NotRequired[list[str] | None]
-    """
-    `card` and/or `crypto`; default both that fit the currency.
-    """
 
 
 class CreatePayment(TypedDict, closed=True):
@@ -74,9 +68,6 @@ class CreateRealtimeToken(TypedDict, closed=True):
     """
 
     checkout_session: NotRequired[str | None]
-    """
-    Limit the socket to the events of one checkout session.
-    """
 
 
 class CreateWebhookEndpoint(TypedDict, closed=True):
@@ -86,9 +77,6 @@ class CreateWebhookEndpoint(TypedDict, closed=True):
 
     description: NotRequired[str | None]
     events: list[str]
-    """
-    Event types, or `["*"]` for all of them.
-    """
     url: str
 
 
@@ -126,9 +114,6 @@ Destination: TypeAlias = Destination1 | Destination2
 
 
 Environment: TypeAlias = Literal['test', 'live']
-"""
-Sandbox (`test`) or production (`live`). Test and live data never mix.
-"""
 
 
 ErrorCode: TypeAlias = Literal[
@@ -173,9 +158,6 @@ ErrorCode: TypeAlias = Literal[
     'internal_error',
     'service_unavailable',
 ]
-"""
-Every error code the API can answer with (API.md section 2).
-"""
 
 
 class FieldError(TypedDict):
@@ -217,17 +199,11 @@ class LeakReport(TypedDict, closed=True):
     """
 
     key: str
-    """
-    The key as found.
-    """
 
 
 class Payment(TypedDict):
     amount: int
     amount_received: int
-    """
-    Minor units received so far (crypto deposits).
-    """
     card: NotRequired[CardSummary | None]
     confirmed_at: NotRequired[str | None]
     created_at: str
@@ -237,17 +213,11 @@ class Payment(TypedDict):
     env: Environment
     expires_at: str
     failure_code: NotRequired[str | None]
-    """
-    Why a payment failed: `card_declined`, `insufficient_funds`.
-    """
     id: str
     metadata: dict[str, str]
     method: str
     object: str
     status: str
-    """
-    `requires_payment`, `processing`, `succeeded`, `failed`, `canceled`, `expired`.
-    """
     updated_at: str
 
 
@@ -289,9 +259,6 @@ class RollApiKey(TypedDict, closed=True):
     """
 
     expire_old_in: NotRequired[int | None]
-    """
-    Seconds the old key keeps working (default 86400, max 604800, 0 = now).
-    """
 
 
 class SecurityPolicy(TypedDict):
@@ -319,17 +286,8 @@ class TokenResponse(TypedDict):
 
     access_token: str
     expires_in: int
-    """
-    Seconds until the token expires.
-    """
     session_id: str
-    """
-    Send as `x-session-id` with every call made with the token.
-    """
     token_type: str
-    """
-    Always `Bearer`.
-    """
 
 
 class UpdateSecurityPolicy(TypedDict, closed=True):
@@ -351,9 +309,6 @@ class Wallet(TypedDict):
     next_index: int
     object: str
     sandbox: bool
-    """
-    Made by the server for a test merchant that configured none.
-    """
     xpub: str
 
 
@@ -361,9 +316,6 @@ class WalletAddress(TypedDict):
     address: str
     created_at: str
     derivation_path: str
-    """
-    Below the configured account key: `m/0/{index}`.
-    """
     id: str
     network: str
     object: str
@@ -388,21 +340,12 @@ class WebhookEndpoint(TypedDict):
     created_at: str
     description: NotRequired[str | None]
     disabled_reason: NotRequired[str | None]
-    """
-    Why a disabled endpoint was disabled (`gone`: it answered 410).
-    """
     events: list[str]
     id: str
     object: str
     previous_secret_expires_at: NotRequired[str | None]
-    """
-    Until when the previous secret still signs beside the current one.
-    """
     secret: str
     status: str
-    """
-    `enabled` or `disabled`.
-    """
     updated_at: str
     url: str
 
@@ -418,9 +361,6 @@ class Withdrawal(TypedDict):
     id: str
     object: str
     status: str
-    """
-    `pending_approval`, `processing`, `paid`, `failed`, `rejected`.
-    """
     updated_at: str
 
 
@@ -439,13 +379,7 @@ class ApiKeyInfo(TypedDict):
     name: str
     object: str
     prefix: str
-    """
-    Masked: `sk_live_AbCd…wxyz`.
-    """
     rotation_due: NotRequired[bool]
-    """
-    Older than `auth.key_rotation_days`: roll it (API.md section 14).
-    """
     scopes: list[str]
 
 
@@ -455,9 +389,6 @@ class Balance(TypedDict):
     """
 
     balances: dict[str, CurrencyBalance]
-    """
-    Keyed by ISO currency code.
-    """
     env: Environment
     object: str
 
@@ -477,9 +408,6 @@ class CheckoutSession(TypedDict):
     object: str
     payment: NotRequired[Payment | None]
     status: str
-    """
-    `open`, `complete` or `expired`.
-    """
 
 
 class CreateWithdrawal(TypedDict, closed=True):
@@ -498,17 +426,8 @@ class CreatedCheckoutSession(CheckoutSession):
     """
 
     session_secret: str
-    """
-    For the payor's browser: the key of its request signatures.
-    """
     session_token: str
-    """
-    For the payor's browser: `x-session-token`.
-    """
     url: str
-    """
-    The hosted page, with both values in its fragment (never sent to a server).
-    """
 
 
 class Deposit(TypedDict):
@@ -520,9 +439,6 @@ class Deposit(TypedDict):
     network: str
     object: str
     payment: NotRequired[str | None]
-    """
-    The payment the deposit paid, if the address belongs to one.
-    """
 
 
 class IssuedApiKey(ApiKeyInfo):
@@ -545,9 +461,6 @@ class LockdownReply(TypedDict):
     expired_checkout_sessions: int
     locked_at: str
     new_key: IssuedApiKey
-    """
-    The one key that works from now on, with its secret.
-    """
     object: str
     revoked_keys: int
     spent_ws_tokens: int
