@@ -151,3 +151,27 @@ def test_get_carries_no_idempotency_key_and_every_post_one(server, proxy):
     assert by_method["GET"].header("idempotency-key") is None
     assert len(by_method["POST"].header("idempotency-key")) == 36
     assert by_method["PUT"].header("idempotency-key") is not None
+
+
+@pytest.mark.anyio
+async def test_the_async_client_retries_a_lost_answer_into_one_object(server):
+    first = []
+
+    def lose_first(record):
+        if record.method == "POST" and not first:
+            first.append(record)
+            return True
+        return False
+
+    proxy = TlsProxy(server, drop=lose_first)
+    try:
+        async with server.client(paygate.AsyncClient, base_url=proxy.base_url, api_secret=server.secret) as client:
+            payment = await client.payments.create(amount=4321, currency="EUR", method="card", description="async lost")
+    finally:
+        proxy.close()
+    posts = [r for r in proxy.recorded if r.method == "POST"]
+    assert len(posts) == 2 and posts[0].header("idempotency-key") == posts[1].header("idempotency-key")
+    assert posts[0].header("x-signature") != posts[1].header("x-signature"), "each attempt signed afresh"
+    with server.client() as direct:
+        made = [p for p in direct.payments.list(limit=100) if p.get("description") == "async lost"]
+    assert [p["id"] for p in made] == [payment["id"]]
