@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import paygate
-from paygate import _models as m
-from paygate import _types as t
+from paygate import types as m
+from paygate import types as t
 
 
 def sync_usage(client: paygate.Client) -> list[str]:
