@@ -20,5 +20,17 @@ target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | "$venv
 export PAYGATE_BIN="$target_dir/debug/paygate"
 export PAYGATE_CLI_BIN="$target_dir/debug/paygate-cli"
 
+# The wire comparison (tests/test_wire.py) drives the Node SDK too, when it
+# is in the tree: its locked dev dependencies (as sdk/node/run.sh installs
+# them) and a fresh build of the package.
+node_sdk="$root/sdk/node"
+if [ -f "$node_sdk/package.json" ]; then
+  (
+    cd "$node_sdk"
+    [ -d node_modules ] || npm install --no-save --no-audit --no-fund --loglevel=error
+    npx tsc -p tsconfig.json
+  )
+fi
+
 cd "$here"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
