@@ -57,17 +57,9 @@ class AsyncClient(BaseClient):
     leaked_keys: ar.LeakedKeys
     health: ar.Health
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        total, connect = self._timeout
-        self._http = httpx.AsyncClient(
-            verify=self._tls,
-            trust_env=False,  # no proxy or CA bundle from the environment
-            follow_redirects=False,  # a redirect could carry credentials elsewhere
-            timeout=httpx.Timeout(total, connect=connect),
-        )
-        for name in ("user-agent", "accept-encoding", "connection"):
-            self._http.headers.pop(name, None)
+    def _open(self) -> None:
+        self._http = httpx.AsyncClient(**self._http_options())
+        self._strip_defaults(self._http.headers)
         self._tokens = _TokenCache()
 
     def with_idempotency_key(self, key: str) -> "AsyncClient":

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NoReturn, Optional, Union
 
+import httpx
+
 from . import _resources as r
 from ._config import Endpoint, check_auth, check_key, check_merchant, check_secret, tls_context
 from ._core import Credentials, Plan
@@ -45,6 +47,27 @@ class BaseClient:
         self._timeout = (timeout, connect_timeout)
         self._idempotency_key: Optional[str] = None
         self._attach()
+        self._open()
+
+    def _open(self) -> None:
+        """Makes the HTTP client and the token cache of the client's kind."""
+        raise NotImplementedError
+
+    def _http_options(self) -> dict[str, Any]:
+        total, connect = self._timeout
+        return {
+            "verify": self._tls,
+            "trust_env": False,  # no proxy or CA bundle from the environment
+            "follow_redirects": False,  # a redirect could carry credentials elsewhere
+            "timeout": httpx.Timeout(total, connect=connect),
+        }
+
+    @staticmethod
+    def _strip_defaults(headers: httpx.Headers) -> None:
+        """The headers every Paygate SDK sends: httpx's own user agent,
+        compression offer and keep-alive header go."""
+        for name in ("user-agent", "accept-encoding", "connection"):
+            headers.pop(name, None)
 
     def _attach(self) -> None:
         for name, resource in r.RESOURCES.items():
