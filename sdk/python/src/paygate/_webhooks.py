@@ -38,7 +38,10 @@ def _secret_key(secret: str) -> tuple[bytes, bytes]:
 
 
 def _lower(headers: Headers) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    """Any mapping or list of pairs (a dict, Django's ``request.headers``,
+    Flask's ``request.headers``, an ``httpx.Headers``), names compared
+    case-insensitively."""
+    items = headers.items() if hasattr(headers, "items") else headers
     return {str(k).lower(): str(v) for k, v in items}
 
 
