@@ -22,23 +22,21 @@ resources as ``paygate.AsyncClient`` exposes them."""
 
 from typing import Any, Optional
 
-from typing_extensions import TypedDict, Unpack
+from typing_extensions import Required, TypedDict, Unpack
 
 from . import _models as m
 from . import _types as t
 from ._pagination import AsyncPager
-
-class ListParams(TypedDict, total=False):
-    limit: int
-    sort_by: str
-    order: str
-    cursor: str
 '''
 
 
 def render() -> str:
     tree = ast.parse(SOURCE.read_text())
     out = [HEADER]
+    # The parameter types, as _resources.py declares them for type checkers.
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            out += ["\n" + ast.unparse(c) for c in node.body if isinstance(c, ast.ClassDef)]
     for node in tree.body:
         if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
             continue

@@ -55,6 +55,8 @@ class AsyncClient(BaseClient):
     realtime_tokens: ar.RealtimeTokens
     balance: ar.Balance
     leaked_keys: ar.LeakedKeys
+    refunds: ar.Refunds
+    balance_transactions: ar.BalanceTransactions
     health: ar.Health
 
     def _open(self) -> None:
@@ -102,5 +104,5 @@ class AsyncClient(BaseClient):
                     rejected = token
             await asyncio.sleep(decision.wait)
 
-    def _pager(self, path: str, params: dict[str, Any]) -> AsyncPager[Any]:
-        return AsyncPager(self._request, path, params)
+    def _pager(self, path: str, params: dict[str, Any], filters: frozenset[str] = frozenset()) -> AsyncPager[Any]:
+        return AsyncPager(self._request, path, params, filters)

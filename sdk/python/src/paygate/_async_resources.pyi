@@ -3,11 +3,12 @@ resources as ``paygate.AsyncClient`` exposes them."""
 
 from typing import Any, Optional
 
-from typing_extensions import TypedDict, Unpack
+from typing_extensions import Required, TypedDict, Unpack
 
 from . import _models as m
 from . import _types as t
 from ._pagination import AsyncPager
+
 
 class ListParams(TypedDict, total=False):
     limit: int
@@ -15,6 +16,16 @@ class ListParams(TypedDict, total=False):
     order: str
     cursor: str
 
+class BalanceTransactionParams(ListParams, total=False):
+    from_: str
+    to: str
+    currency: str
+
+class CreateRefund(TypedDict, total=False):
+    payment: Required[str]
+    amount: int
+    reason: str
+    destination: dict[str, Any]
 
 class Payments:
     async def create(self, **params: Unpack[m.CreatePayment]) -> m.Payment: ...
@@ -74,6 +85,14 @@ class RealtimeTokens:
 
 class Balance:
     async def retrieve(self) -> m.Balance: ...
+
+class Refunds:
+    async def create(self, **params: Unpack[CreateRefund]) -> dict[str, Any]: ...
+    async def retrieve(self, refund_id: str) -> dict[str, Any]: ...
+    def list(self, **params: Unpack[ListParams]) -> AsyncPager[dict[str, Any]]: ...
+
+class BalanceTransactions:
+    def list(self, **params: Unpack[BalanceTransactionParams]) -> AsyncPager[dict[str, Any]]: ...
 
 class LeakedKeys:
     async def report(self, key: str) -> m.LeakReceipt: ...

@@ -8,18 +8,21 @@ from urllib.parse import urlencode
 
 T = TypeVar("T")
 
+# Python name -> query parameter, for every list; FILTERS are a list's own.
 _PARAMS = {"limit": "limit", "sort_by": "sortBy", "order": "order", "cursor": "cursor"}
+FILTERS = {"from_": "from", "to": "to", "currency": "currency"}
+_NAMES = {**_PARAMS, **FILTERS}
 
 
 def _target(path: str, params: dict[str, Any], cursor: Optional[str]) -> str:
-    query = {_PARAMS[k]: v for k, v in params.items() if k != "cursor" and v is not None}
+    query = {_NAMES[k]: v for k, v in params.items() if k != "cursor" and v is not None}
     if cursor is not None:
         query["cursor"] = cursor
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def check_params(params: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(params) - set(_PARAMS)
+def check_params(params: dict[str, Any], filters: frozenset[str] = frozenset()) -> dict[str, Any]:
+    unknown = set(params) - set(_PARAMS) - filters
     if unknown:
         raise TypeError(f"unknown list parameter(s): {', '.join(sorted(unknown))}")
     return params
@@ -29,10 +32,12 @@ class SyncPager(Generic[T]):
     """Iterating gives every item of every page; ``pages()`` gives the pages;
     ``first_page()`` one page only."""
 
-    def __init__(self, request: Callable[..., Any], path: str, params: dict[str, Any]) -> None:
+    def __init__(
+        self, request: Callable[..., Any], path: str, params: dict[str, Any], filters: frozenset[str] = frozenset()
+    ) -> None:
         self._request = request
         self._path = path
-        self._params = check_params(params)
+        self._params = check_params(params, filters)
 
     def pages(self) -> Iterator[dict[str, Any]]:
         cursor = self._params.get("cursor")
@@ -55,10 +60,16 @@ class AsyncPager(Generic[T]):
     """``async for`` gives every item of every page; ``pages()`` the pages;
     ``await first_page()`` one page only."""
 
-    def __init__(self, request: Callable[..., Awaitable[Any]], path: str, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        request: Callable[..., Awaitable[Any]],
+        path: str,
+        params: dict[str, Any],
+        filters: frozenset[str] = frozenset(),
+    ) -> None:
         self._request = request
         self._path = path
-        self._params = check_params(params)
+        self._params = check_params(params, filters)
 
     async def pages(self) -> AsyncIterator[dict[str, Any]]:
         cursor = self._params.get("cursor")

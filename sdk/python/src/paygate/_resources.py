@@ -15,7 +15,7 @@ from ._core import PUBLIC
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from typing_extensions import TypedDict, Unpack
+    from typing_extensions import Required, TypedDict, Unpack
 
     from . import _models as m
     from . import _types as t
@@ -26,6 +26,17 @@ if TYPE_CHECKING:
         sort_by: str
         order: str
         cursor: str
+
+    class BalanceTransactionParams(ListParams, total=False):
+        from_: str
+        to: str
+        currency: str
+
+    class CreateRefund(TypedDict, total=False):
+        payment: Required[str]
+        amount: int
+        reason: str
+        destination: dict[str, Any]
 
 
 class _Resource:
@@ -41,8 +52,8 @@ class _Resource:
     def _delete(self, path: str) -> Any:
         return self._client._request("DELETE", path)
 
-    def _list(self, path: str, params: Any) -> Any:
-        return self._client._pager(path, dict(params))
+    def _list(self, path: str, params: Any, filters: frozenset[str] = frozenset()) -> Any:
+        return self._client._pager(path, dict(params), filters)
 
 
 class Payments(_Resource):
@@ -220,6 +231,31 @@ class Balance(_Resource):
         return self._get("/v1/balance")
 
 
+class Refunds(_Resource):
+    """Refunds of payments, full by default or partial (``payments:write``).
+    Typed by hand until the served OpenAPI document describes them."""
+
+    def create(self, **params: Unpack[CreateRefund]) -> dict[str, Any]:
+        """``POST /v1/refunds``."""
+        return self._post("/v1/refunds", params)
+
+    def retrieve(self, refund_id: str) -> dict[str, Any]:
+        """``GET /v1/refunds/{id}``."""
+        return self._get(f"/v1/refunds/{check_id(refund_id)}")
+
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[dict[str, Any]]:
+        """``GET /v1/refunds``: a pager of refunds."""
+        return self._list("/v1/refunds", params)
+
+
+class BalanceTransactions(_Resource):
+    def list(self, **params: Unpack[BalanceTransactionParams]) -> SyncPager[dict[str, Any]]:
+        """``GET /v1/balance-transactions``: every movement of the balance with
+        its source object and the balance after it; ``from_``, ``to`` and
+        ``currency`` filter."""
+        return self._list("/v1/balance-transactions", params, frozenset({"from_", "to", "currency"}))
+
+
 class LeakedKeys(_Resource):
     def report(self, key: str) -> m.LeakReceipt:
         """``POST /v1/leaked-keys``: reports a key found where it should not
@@ -252,5 +288,7 @@ RESOURCES: dict[str, type[_Resource]] = {
     "realtime_tokens": RealtimeTokens,
     "balance": Balance,
     "leaked_keys": LeakedKeys,
+    "refunds": Refunds,
+    "balance_transactions": BalanceTransactions,
     "health": Health,
 }

@@ -49,6 +49,8 @@ class Client(BaseClient):
     realtime_tokens: r.RealtimeTokens
     balance: r.Balance
     leaked_keys: r.LeakedKeys
+    refunds: r.Refunds
+    balance_transactions: r.BalanceTransactions
     health: r.Health
 
     def _open(self) -> None:
@@ -96,5 +98,5 @@ class Client(BaseClient):
                     rejected = token
             time.sleep(decision.wait)
 
-    def _pager(self, path: str, params: dict[str, Any]) -> SyncPager[Any]:
-        return SyncPager(self._request, path, params)
+    def _pager(self, path: str, params: dict[str, Any], filters: frozenset[str] = frozenset()) -> SyncPager[Any]:
+        return SyncPager(self._request, path, params, filters)
