@@ -1,7 +1,8 @@
 """The shared vectors: request signatures (testdata/request-signing.json,
-computed independently and read by the Rust and browser suites too) and
-Standard Webhooks signatures (testdata/standard-webhooks.json, from the
-Standard Webhooks reference libraries' own tests)."""
+computed independently and read by the Rust, browser and Node suites too)
+and Standard Webhooks signatures (crates/paygate-proto/tests/vectors/
+standard-webhooks.json, from the Standard Webhooks reference libraries' own
+tests, which the Rust and Node suites read too)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import pytest
 import paygate
 from paygate._webhooks import standard_signature
 
-TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
-SIGNING = json.loads((TESTDATA / "request-signing.json").read_text())
-STANDARD = json.loads((TESTDATA / "standard-webhooks.json").read_text())
+ROOT = Path(__file__).resolve().parents[3]
+SIGNING = json.loads((ROOT / "testdata" / "request-signing.json").read_text())
+STANDARD = json.loads((ROOT / "crates" / "paygate-proto" / "tests" / "vectors" / "standard-webhooks.json").read_text())
 
 
 @pytest.mark.parametrize("v", SIGNING["vectors"], ids=lambda v: f"{v['method']} {v['path']}")
