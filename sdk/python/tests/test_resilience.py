@@ -75,7 +75,7 @@ def test_tokens_are_renewed_before_they_expire(server_factory):
 
 
 def test_a_429_is_honoured(server_factory):
-    server = server_factory({"PAYGATE_RATE_LIMITS__MERCHANT__LIMIT": "2", "PAYGATE_RATE_LIMITS__MERCHANT__WINDOW_SECS": "2"})
+    server = server_factory({"PAYGATE_RATE_LIMITS__MERCHANT__LIMIT": "2", "PAYGATE_RATE_LIMITS__MERCHANT__WINDOW_SECS": "3"})
     with server.client(retry=paygate.RetryPolicy(max_retries=0)) as impatient:
         impatient.balance.retrieve()
         impatient.balance.retrieve()
@@ -83,7 +83,7 @@ def test_a_429_is_honoured(server_factory):
             impatient.balance.retrieve()
         assert (caught.value.status, caught.value.code) == (429, "rate_limited")
         assert caught.value.retry_after is not None and caught.value.retry_after >= 1
-    time.sleep(2.1)
+    time.sleep(3.1)
     proxy = TlsProxy(server)
     try:
         with server.client(base_url=proxy.base_url) as client:
