@@ -21,6 +21,7 @@ class Recorded:
         self.headers = headers
         self.body = body
         self.status: Optional[int] = None
+        self.reply = b""
 
     def header(self, name: str) -> Optional[str]:
         for k, v in self.headers:
@@ -63,6 +64,7 @@ class TlsProxy:
                 reply = answer.read()
                 status, reason, reply_headers = answer.status, answer.reason, answer.getheaders()
                 record.status = status
+                record.reply = reply
                 conn.close()
                 if lose:
                     # The server acted; its answer never reaches the client.

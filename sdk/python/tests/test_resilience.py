@@ -4,6 +4,7 @@ through a TLS proxy that records every request (and can lose answers)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -175,3 +176,22 @@ async def test_the_async_client_retries_a_lost_answer_into_one_object(server):
     with server.client() as direct:
         made = [p for p in direct.payments.list(limit=100) if p.get("description") == "async lost"]
     assert [p["id"] for p in made] == [payment["id"]]
+
+
+def test_a_token_the_server_calls_expired_is_renewed_once_and_the_call_succeeds(server_factory):
+    server = server_factory({"PAYGATE_AUTH__TOKEN_TTL_SECS": "10"})
+    proxy = TlsProxy(server)
+    try:
+        with server.client(base_url=proxy.base_url, auth="token") as client:
+            client.balance.retrieve()
+            # Keep the cached token past its expiry (10 s, and the server's 5 s leeway).
+            client._tokens._current.renew_at = float("inf")
+            time.sleep(16)
+            assert "balances" in client.balance.retrieve()
+    finally:
+        proxy.close()
+    balance = [r for r in proxy.recorded if r.target == "/v1/balance"]
+    assert [r.status for r in balance] == [200, 401, 200]
+    assert json.loads(balance[1].reply)["code"] == "token_expired"
+    assert len(exchanges(proxy)) == 2
+    assert balance[1].header("authorization") != balance[2].header("authorization")
