@@ -42,9 +42,11 @@ def test_credentials_are_checked_before_anything_is_sent(server):
         paygate.Client(api_key=server.key, base_url=server.base_url, verify=False)  # type: ignore[call-arg]
 
 
-def test_tls_verification_is_always_on(server):
+def test_tls_verification_is_always_on(server, monkeypatch):
     # Without the sandbox's CA the server's certificate is refused, at once
-    # and without retries.
+    # and without retries; the environment cannot add a CA either.
+    monkeypatch.setenv("SSL_CERT_FILE", server.ca_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_path)
     with paygate.Client(api_key=server.key, base_url=server.base_url) as client:
         with pytest.raises(paygate.PaygateConnectionError) as caught:
             client.balance.retrieve()

@@ -102,15 +102,15 @@ def check_id(value: object) -> str:
 
 
 def tls_context(ca: Union[None, str, bytes, Path]) -> ssl.SSLContext:
-    """Verification always on (hostname and chain): the system's roots and
-    certifi's, plus ``ca`` (a path to a PEM file, or PEM text) when given."""
-    context = ssl.create_default_context()
-    try:
-        import certifi
+    """Verification always on (chain and hostname), TLS 1.2 or newer. Trusted:
+    the public web's roots (certifi's bundle, as the Rust client trusts
+    webpki's), plus ``ca`` (a path to a PEM file, or PEM text) when given.
+    Nothing from the environment (``SSL_CERT_FILE``...) is read."""
+    import certifi
 
-        context.load_verify_locations(cafile=certifi.where())
-    except ImportError:  # pragma: no cover - httpx depends on certifi
-        pass
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cafile=certifi.where())
     if ca is not None:
         if isinstance(ca, bytes):
             ca = ca.decode("ascii")
@@ -118,7 +118,6 @@ def tls_context(ca: Union[None, str, bytes, Path]) -> ssl.SSLContext:
             context.load_verify_locations(cadata=ca)
         else:
             context.load_verify_locations(cafile=str(ca))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
     # http/1.1 only: what every Paygate client speaks.
     context.set_alpn_protocols(["http/1.1"])
     return context
