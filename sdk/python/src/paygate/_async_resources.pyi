@@ -16,6 +16,9 @@ class ListParams(TypedDict, total=False):
     order: str
     cursor: str
 
+class RefundListParams(ListParams, total=False):
+    payment: str
+
 class BalanceTransactionParams(ListParams, total=False):
     from_: str
     to: str
@@ -89,7 +92,7 @@ class Balance:
 class Refunds:
     async def create(self, **params: Unpack[CreateRefund]) -> dict[str, Any]: ...
     async def retrieve(self, refund_id: str) -> dict[str, Any]: ...
-    def list(self, **params: Unpack[ListParams]) -> AsyncPager[dict[str, Any]]: ...
+    def list(self, **params: Unpack[RefundListParams]) -> AsyncPager[dict[str, Any]]: ...
 
 class BalanceTransactions:
     def list(self, **params: Unpack[BalanceTransactionParams]) -> AsyncPager[dict[str, Any]]: ...

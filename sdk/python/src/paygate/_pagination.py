@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 # Python name -> query parameter, for every list; FILTERS are a list's own.
 _PARAMS = {"limit": "limit", "sort_by": "sortBy", "order": "order", "cursor": "cursor"}
-FILTERS = {"from_": "from", "to": "to", "currency": "currency"}
+FILTERS = {"from_": "from", "to": "to", "currency": "currency", "payment": "payment"}
 _NAMES = {**_PARAMS, **FILTERS}
 
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
         order: str
         cursor: str
 
+    class RefundListParams(ListParams, total=False):
+        payment: str
+
     class BalanceTransactionParams(ListParams, total=False):
         from_: str
         to: str
@@ -243,16 +246,16 @@ class Refunds(_Resource):
         """``GET /v1/refunds/{id}``."""
         return self._get(f"/v1/refunds/{check_id(refund_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> SyncPager[dict[str, Any]]:
-        """``GET /v1/refunds``: a pager of refunds."""
-        return self._list("/v1/refunds", params)
+    def list(self, **params: Unpack[RefundListParams]) -> SyncPager[dict[str, Any]]:
+        """``GET /v1/refunds``: a pager of refunds; ``payment`` keeps one payment's."""
+        return self._list("/v1/refunds", params, frozenset({"payment"}))
 
 
 class BalanceTransactions(_Resource):
     def list(self, **params: Unpack[BalanceTransactionParams]) -> SyncPager[dict[str, Any]]:
         """``GET /v1/balance-transactions``: every movement of the balance with
-        its source object and the balance after it; ``from_``, ``to`` and
-        ``currency`` filter."""
+        its source object and the balance after it; ``from_`` and ``to`` (RFC
+        3339 times or ``YYYY-MM-DD`` days, UTC) and ``currency`` filter."""
         return self._list("/v1/balance-transactions", params, frozenset({"from_", "to", "currency"}))
 
 
