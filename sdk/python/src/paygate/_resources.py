@@ -219,7 +219,7 @@ class Security(_Resource):
         secret): stops every key, token and socket token of this merchant and
         environment at once and returns the one new key and secret, shown
         this once. This client's own key stops working with the others."""
-        return self._post("/v1/security/lockdown", {})
+        return self._post("/v1/security/lockdown")
 
 
 class RealtimeTokens(_Resource):
