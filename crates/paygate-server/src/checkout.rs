@@ -200,7 +200,7 @@ pub async fn create(
     .await?;
     let view = session.view(tx.conn(), now).await?;
     tx.commit().await?;
-    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    let base = crate::http::origin::public_base(&state.config().public_url, &uri, &headers).unwrap_or_default();
     // The browser values travel in the fragment, which browsers never send.
     let url = format!(
         "{base}/pay/{id}#token={}&secret={}",

@@ -165,7 +165,7 @@ pub async fn register(
         .details(json!({ "user_id": user_id }));
     audit::record(tx.conn(), &entry, now).await?;
     tx.commit().await?;
-    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    let base = crate::http::origin::public_base(&state.config().public_url, &uri, &headers).unwrap_or_default();
     // Links are made from the configured public URL or the request's own host.
     let body = format!(
         "Welcome to Paygate.\n\nOpen this link to verify your email address (valid for 24 hours):\n\n{base}/dashboard/verify?token={}\n\nIf you did not create an account, ignore this message.\n",

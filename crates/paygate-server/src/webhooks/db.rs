@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::crypto::Sealed;
-use crate::http::list::{Page, SortValue};
+use crate::store::page::{Page, SortValue};
 use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
 
 fn corrupt(what: &str) -> StoreError {
