@@ -274,3 +274,75 @@ async fn listen(url: &str) -> Option<PgListener> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use sqlx::Connection as _;
+
+    #[tokio::test]
+    async fn sqlite_sees_another_processs_bump_on_the_next_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open("", dir.path()).await.unwrap();
+        let before = store.auth_epoch().await.unwrap();
+        assert_eq!(store.auth_epoch().await.unwrap(), before);
+        // Another process: its own connection, no note in this one's memory.
+        let other = rusqlite::Connection::open(dir.path().join("paygate.db")).unwrap();
+        other
+            .execute("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1", [])
+            .unwrap();
+        assert_eq!(store.auth_epoch().await.unwrap(), before + 1);
+    }
+
+    /// On PostgreSQL (when `PAYGATE_TEST_DATABASE_URL` names one): a bump
+    /// by another process is known within a second, whether it notifies
+    /// (the listener) or not (the poll).
+    #[tokio::test]
+    async fn postgres_learns_of_another_processs_bump_within_a_second() {
+        let Some(admin) = std::env::var("PAYGATE_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            return;
+        };
+        let name = format!("paygate_epoch_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let base = admin.split_once('?').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&url, dir.path()).await.unwrap();
+        store.auth_epoch().await.unwrap();
+        tokio::time::sleep(POLL * 2).await;
+        for notify in [true, false] {
+            let before = store.auth_epoch().await.unwrap();
+            let mut other = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+            let bumped: i64 =
+                sqlx::query_scalar("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch")
+                    .fetch_one(&mut other)
+                    .await
+                    .unwrap();
+            if notify {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(bumped.to_string())
+                    .execute(&mut other)
+                    .await
+                    .unwrap();
+            }
+            let started = Instant::now();
+            while store.auth_epoch().await.unwrap() < bumped {
+                assert!(
+                    started.elapsed() < FRESH_FOR,
+                    "notify={notify}: not seen within a second"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(bumped > before);
+        }
+    }
+}
