@@ -5,6 +5,7 @@
 pub mod db;
 pub mod egress;
 pub mod endpoints;
+pub mod outcomes;
 pub mod schedule;
 pub mod send;
 pub mod worker;
