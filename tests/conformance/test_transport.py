@@ -1,4 +1,4 @@
-"""API.md sections 1 and 2 through `requests`, an ordinary Python client."""
+"""docs/api.md sections 1 and 2 through `requests`, an ordinary Python client."""
 
 import requests
 

@@ -1,4 +1,4 @@
-//! Checkout sessions and the payor's routes (API.md section 9).
+//! Checkout sessions and the payor's routes (docs/api.md section 9).
 //!
 //! The merchant's server creates a session; the payor's browser receives
 //! only its `session_token` (`cst_…`, stored as a hash) and `session_secret`

@@ -1,7 +1,7 @@
 //! Audit rows for authentication decisions, written in batches.
 //!
 //! Every authentication success and failure gets a hash-chained audit row
-//! (API.md section 12), off the request's critical path: a request queues its
+//! (docs/api.md section 12), off the request's critical path: a request queues its
 //! decision and goes on. One writer task appends whatever has queued as one
 //! job of the store's write path, so on SQLite it shares the group commit
 //! (and its fsync) with payments and every other write. [`Decisions::flush`]

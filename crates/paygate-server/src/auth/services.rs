@@ -22,7 +22,7 @@ use crate::store::auth::PolicyRecord;
 use crate::store::{KeyRecord, Store};
 
 /// How far past `exp` a token is still accepted: instances' clocks differ
-/// slightly (API.md allows at most 30 s).
+/// slightly (the contract allows at most 30 s, docs/api.md section 4.2).
 pub const TOKEN_LEEWAY_SECS: i64 = 5;
 
 pub struct AuthServices {

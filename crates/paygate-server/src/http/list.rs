@@ -1,4 +1,4 @@
-//! List parameters and replies (API.md section 7): `limit` (default 20, more
+//! List parameters and replies (docs/api.md section 7): `limit` (default 20, more
 //! than 100 served as 100), opaque `cursor`, `sortBy` from an allowlist with a
 //! fallback to `createdAt`, `order` (`desc` by default).
 //!

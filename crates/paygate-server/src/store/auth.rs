@@ -32,7 +32,7 @@ pub struct SigningKeyRow {
     pub created_at: i64,
 }
 
-/// The security policy of one merchant and environment (API.md 4.5).
+/// The security policy of one merchant and environment (docs/api.md section 4.5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PolicyRecord {
     pub require_signature: bool,

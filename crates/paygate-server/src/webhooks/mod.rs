@@ -1,4 +1,4 @@
-//! Webhooks (API.md section 10): endpoint management, the egress guard, and
+//! Webhooks (docs/api.md section 10): endpoint management, the egress guard, and
 //! the delivery worker that turns outbox events into signed, retried HTTP
 //! deliveries.
 
