@@ -92,8 +92,8 @@ import json, ssl, sys, urllib.request
 b = json.loads(open(sys.argv[1]).readline())
 key = b["sandbox"]["key"]
 ctx = ssl.create_default_context(cafile=b["cert_path"])
-req = urllib.request.Request(b["url"] + "/v1/auth/token", data=b"{}", method="POST",
-                             headers={"x-api-key": key, "content-type": "application/json"})
+req = urllib.request.Request(b["url"] + "/v1/auth/token", data=b"", method="POST",
+                             headers={"x-api-key": key, "x-merchant-id": b["sandbox"]["merchant_id"]})
 body = json.load(urllib.request.urlopen(req, context=ctx))
 print(key, body["access_token"], body["session_id"])
 PY
