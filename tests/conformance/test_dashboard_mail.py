@@ -1,4 +1,4 @@
-"""Dashboard mail over SMTP (API.md section 11): with `smtp.url` set, the
+"""Dashboard mail over SMTP (docs/api.md section 11): with `smtp.url` set, the
 verification link and a one-time code reach a real SMTP server (aiosmtpd)
 started by the test, and nothing is written to the outbox directory."""
 

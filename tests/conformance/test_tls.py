@@ -1,4 +1,4 @@
-"""API.md section 1, checked by sslyze: only TLS 1.2 and 1.3, no weak
+"""docs/api.md section 1, checked by sslyze: only TLS 1.2 and 1.3, no weak
 suites, and a certificate that matches the host."""
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""API.md 4.2 through PyJWT: an issued access token verifies against the JWK
+"""docs/api.md section 4.2 through PyJWT: an issued access token verifies against the JWK
 set the server publishes, with the standard library's own EdDSA code."""
 
 import jwt

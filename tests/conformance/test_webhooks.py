@@ -1,4 +1,4 @@
-"""Webhooks as a receiver sees them (API.md section 10): real deliveries
+"""Webhooks as a receiver sees them (docs/api.md section 10): real deliveries
 from a real `paygate serve` to a local http.server receiver, verified by the
 official Standard Webhooks and Svix libraries and by a plain HMAC; retries on
 a shortened schedule; 410 disables; a SIGKILL during a retry wait loses

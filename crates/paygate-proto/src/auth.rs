@@ -1,4 +1,4 @@
-//! Shapes of the two-layer credential API (API.md 3, 4.2, 4.5, 12): token
+//! Shapes of the two-layer credential API (docs/api.md section 3, 4.2, 4.5, 12): token
 //! exchange, key rolls, the security policy and audit events.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Checkout sessions and the payor's routes (API.md section 9).
+//! Checkout sessions and the payor's routes (docs/api.md section 9).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Credential formats (API.md section 3): merchant IDs, API keys with their
+//! Credential formats (docs/api.md section 3): merchant IDs, API keys with their
 //! checksum, API secrets, and the environment a key carries.
 //!
 //! Parsing checks shape and checksum only, before any lookup, so a mistyped

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! error_codes {
     ($( $variant:ident = ($code:literal, $status:literal, $title:literal, $detail:literal, $cause:literal, $fix:literal); )+) => {
-        /// Every error code the API can answer with (API.md section 2).
+        /// Every error code the API can answer with (docs/api.md section 2).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode { $( $variant, )+ }

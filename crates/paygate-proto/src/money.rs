@@ -1,4 +1,4 @@
-//! Money on the wire (API.md section 8): currencies with their minor units,
+//! Money on the wire (docs/api.md section 8): currencies with their minor units,
 //! amount bounds and the metadata rules. Parsed once at the edge.
 
 use std::collections::BTreeMap;

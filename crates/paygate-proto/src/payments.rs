@@ -1,5 +1,5 @@
 //! Payments, test deposits, wallets and withdrawals on the wire
-//! (API.md section 8): request bodies and the objects the server returns.
+//! (docs/api.md section 8): request bodies and the objects the server returns.
 
 use std::collections::BTreeMap;
 

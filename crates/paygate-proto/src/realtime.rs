@@ -1,4 +1,4 @@
-//! Realtime socket tokens (API.md section 9).
+//! Realtime socket tokens (docs/api.md section 9).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Key scopes (API.md section 3). `*` grants every scope.
+//! Key scopes (docs/api.md section 3). `*` grants every scope.
 
 use serde::{Deserialize, Serialize};
 

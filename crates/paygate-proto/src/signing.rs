@@ -1,4 +1,4 @@
-//! The request-signing scheme of API.md section 4.3:
+//! The request-signing scheme of docs/api.md section 4.3:
 //! `hex(HMAC-SHA256(secret, METHOD + PATH + BODY + TIMESTAMP))`.
 
 use hmac::{Hmac, Mac};

@@ -55,7 +55,7 @@ pub struct ApiKeyInfo {
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub last_used_ip: Option<String>,
-    /// Older than `auth.key_rotation_days`: roll it (API.md section 14).
+    /// Older than `auth.key_rotation_days`: roll it (docs/api.md section 14).
     #[serde(default)]
     pub rotation_due: bool,
 }

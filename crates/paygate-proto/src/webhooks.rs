@@ -1,4 +1,4 @@
-//! Webhooks as code (API.md section 10): the secret format, both signature
+//! Webhooks as code (docs/api.md section 10): the secret format, both signature
 //! schemes (Standard Webhooks `webhook-signature` and the plain
 //! `X-Webhook-Signature: sha256=<hex>`), verification for receivers, and the
 //! shapes of the endpoint and delivery objects.

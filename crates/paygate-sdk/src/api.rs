@@ -1,4 +1,4 @@
-//! One typed method per route of the API, grouped as API.md groups them.
+//! One typed method per route of the API, grouped as docs/api.md groups them.
 //! Request and reply shapes come from `paygate-proto`, the crate the server
 //! uses too.
 

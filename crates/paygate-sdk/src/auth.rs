@@ -1,4 +1,4 @@
-//! The three ways a client authenticates (API.md section 4) and the cache of
+//! The three ways a client authenticates (docs/api.md section 4) and the cache of
 //! access tokens.
 //!
 //! - **API key**: `x-api-key` on every request.

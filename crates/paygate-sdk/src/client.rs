@@ -66,7 +66,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Exchange the API key for short-lived access tokens (API.md 4.2)
+    /// Exchange the API key for short-lived access tokens (docs/api.md section 4.2)
     /// instead of sending the key with every request.
     pub fn access_tokens(mut self) -> Self {
         self.mode = AuthMode::AccessToken;

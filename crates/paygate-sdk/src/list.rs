@@ -1,4 +1,4 @@
-//! Lists (API.md section 7): typed pages and a pager that follows
+//! Lists (docs/api.md section 7): typed pages and a pager that follows
 //! `next_cursor` page by page, or item by item as a stream.
 
 use std::marker::PhantomData;

@@ -1,4 +1,4 @@
-//! The realtime socket (API.md section 9): the merchant's events pushed as
+//! The realtime socket (docs/api.md section 9): the merchant's events pushed as
 //! they happen, the same objects webhooks deliver.
 
 use futures_util::StreamExt as _;

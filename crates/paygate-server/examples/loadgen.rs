@@ -1,5 +1,5 @@
 //! A small load generator for authenticated calls over TLS with keep-alive.
-//! Unlike wrk it can sign every request (API.md 4.3), each with a distinct
+//! Unlike wrk it can sign every request (docs/api.md section 4.3), each with a distinct
 //! query so no two signatures repeat. Used by `bench/auth_throughput.sh`
 //! and `bench/latency.sh`.
 //!

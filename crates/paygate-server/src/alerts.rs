@@ -1,4 +1,4 @@
-//! `security.alert` (API.md sections 12 and 14): one way to raise an alert, so
+//! `security.alert` (docs/api.md sections 12 and 14): one way to raise an alert, so
 //! every alert reaches the merchant's webhooks and realtime socket (an outbox
 //! event), the audit log and the server log alike, written inside the
 //! caller's transaction with the change that caused it.

@@ -1,4 +1,4 @@
-//! The key lifecycle API (API.md section 3, `keys:manage`): create, list
+//! The key lifecycle API (docs/api.md section 3, `keys:manage`): create, list
 //! (masked), roll with an overlap, revoke with every session. Changes need
 //! the API secret (`x-api-secret` or a signature).
 

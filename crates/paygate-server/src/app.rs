@@ -179,6 +179,13 @@ pub fn router(state: AppState) -> Router {
             axum::response::IntoResponse::into_response(ApiError::internal("handler panicked"))
         }))
         .layer(middleware::from_fn_with_state(state.clone(), crate::limits::per_ip))
-        .layer(middleware::from_fn_with_state(state.clone(), response::finish))
+        .layer(middleware::from_fn_with_state(
+            response::Transport {
+                tls_off: state.config().tls.mode == crate::config::TlsMode::Off,
+                trusted_proxies: state.config().tls.trusted_proxies.clone().into(),
+            },
+            response::finish,
+        ))
+        .layer(middleware::from_fn(crate::http::drain::drain_unread))
         .with_state(state)
 }

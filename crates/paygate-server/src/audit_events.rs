@@ -1,5 +1,5 @@
 //! `GET /v1/audit-events` (`audit:read`): the merchant's audit rows, newest
-//! first by default, with the list rules of API.md section 7.
+//! first by default, with the list rules of docs/api.md section 7.
 
 use axum::extract::State;
 use paygate_proto::auth::AuditEvent;

@@ -1,4 +1,4 @@
-//! Checkout sessions and the payor's routes (API.md section 9).
+//! Checkout sessions and the payor's routes (docs/api.md section 9).
 //!
 //! The merchant's server creates a session; the payor's browser receives
 //! only its `session_token` (`cst_…`, stored as a hash) and `session_secret`
@@ -200,7 +200,7 @@ pub async fn create(
     .await?;
     let view = session.view(tx.conn(), now).await?;
     tx.commit().await?;
-    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    let base = crate::http::origin::public_base(&state.config().public_url, &uri, &headers).unwrap_or_default();
     // The browser values travel in the fragment, which browsers never send.
     let url = format!(
         "{base}/pay/{id}#token={}&secret={}",

@@ -157,7 +157,7 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(&cli.global, &format!("cannot start the runtime: {err}")),
     };
-    match runtime.block_on(run(cli.command, &cli.global, config)) {
+    match runtime.block_on(crate::store::settled(run(cli.command, &cli.global, config))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&cli.global, &format!("{err:#}")),
     }

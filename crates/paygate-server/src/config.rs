@@ -1,4 +1,4 @@
-//! Layered configuration (API.md section 13): defaults, then `paygate.toml`,
+//! Layered configuration (docs/api.md section 13): defaults, then `paygate.toml`,
 //! then `PAYGATE_*` environment variables; validated once at start.
 
 use std::net::SocketAddr;
@@ -267,7 +267,7 @@ impl Default for AuditConfig {
     }
 }
 
-/// When `security.alert` events fire (API.md section 12). Bursts are counted
+/// When `security.alert` events fire (docs/api.md section 12). Bursts are counted
 /// in memory per process; after an alert the same subject stays quiet for
 /// `cooldown_secs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

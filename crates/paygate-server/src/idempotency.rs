@@ -1,4 +1,4 @@
-//! Idempotency (API.md section 6): a state-changing `POST` with an
+//! Idempotency (docs/api.md section 6): a state-changing `POST` with an
 //! `Idempotency-Key` runs once. Its record (the response, sealed under the
 //! master key because it may hold a secret) commits in the same transaction
 //! as its effect; a repeat within the retention gets that response again
@@ -86,7 +86,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BodylessKey {
     }
 }
 
-/// The path a key is bound to (API.md 6: method, path and body). The query
+/// The path a key is bound to (docs/api.md section 6: method, path and body). The query
 /// is left out: no state-changing route takes one, and signing clients add a
 /// random query parameter to every request (so that two identical requests
 /// never share a signature), which must not turn their retries into reuses.

@@ -1,4 +1,4 @@
-//! Key age (API.md section 14): keys older than `auth.key_rotation_days`
+//! Key age (docs/api.md section 14): keys older than `auth.key_rotation_days`
 //! are due for rotation (`rotation_due` in the key list, the dashboard
 //! banner, a weekly `security.alert` of type `key_rotation_due`), and with
 //! `auth.key_max_age_days` set, keys older than that stop working (the

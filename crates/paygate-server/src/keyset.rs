@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use crate::http::list::{ListReply, Page, SortKey, SortValue};
+use crate::store::page::{ListReply, Page, SortKey, SortValue};
 use crate::store::{Store, StoreResult};
 
 /// A listed object with the sort key it was served under (not serialized).

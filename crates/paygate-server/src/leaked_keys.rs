@@ -1,4 +1,4 @@
-//! Leaked-key reports (API.md section 14): anyone who finds a Paygate key can
+//! Leaked-key reports (docs/api.md section 14): anyone who finds a Paygate key can
 //! report it here. Holding the key is the proof, so no other credential is
 //! asked for. A valid key is revoked at once with its sessions, the report is
 //! audited and the merchant gets a `security.alert`. Every answer is the same

@@ -1,4 +1,4 @@
-//! Lockdown (API.md section 14, "revoke all API tokens"): one call that
+//! Lockdown (docs/api.md section 14, "revoke all API tokens"): one call that
 //! stops every credential of a merchant in one environment at once and
 //! issues a single fresh key and secret, shown once to the caller.
 //!

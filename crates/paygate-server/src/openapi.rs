@@ -78,7 +78,7 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every error is a problem document (API.md section 3): error responses
+/// Every error is a problem document (docs/api.md section 3): error responses
 /// are `application/problem+json` with the `Problem` schema, and every
 /// operation documents `default` for the statuses it does not list (any
 /// route can answer `400` for a bad credential header, `413`, `415`, `429` or

@@ -1,4 +1,4 @@
-//! Payments (API.md section 8): creation with full validation, test-mode
+//! Payments (docs/api.md section 8): creation with full validation, test-mode
 //! card confirmation, crypto payments with their own address, cancel, expiry,
 //! reads and lists. Every change writes its ledger entries and its event in
 //! the same transaction.
@@ -49,7 +49,7 @@ pub enum CardOutcome {
     InsufficientFunds,
 }
 
-/// The test cards of API.md section 8.
+/// The test cards of docs/api.md section 8.
 pub fn test_card(number: &str) -> Option<CardOutcome> {
     match number {
         "4242424242424242" => Some(CardOutcome::Succeeds),

@@ -1,4 +1,4 @@
-//! The security policy per merchant and environment (API.md 4.5):
+//! The security policy per merchant and environment (docs/api.md section 4.5):
 //! `require_signature` and `require_token`, read and changed here, enforced
 //! by `auth`. A change is audited and ends cached decisions at once.
 

@@ -1,4 +1,4 @@
-//! Token exchange and sessions (API.md 4.2): `POST /v1/auth/token` turns an
+//! Token exchange and sessions (docs/api.md section 4.2): `POST /v1/auth/token` turns an
 //! API key into a short-lived access token bound to a new session;
 //! `DELETE /v1/auth/sessions/{id}` ends one. Token issuing limits are applied
 //! by `auth` with the request's other limits, in one decision.

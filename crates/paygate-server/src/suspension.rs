@@ -1,4 +1,4 @@
-//! Suspending a merchant (API.md section 14): the operator's switch that
+//! Suspending a merchant (docs/api.md section 14): the operator's switch that
 //! makes every request of that merchant answer `403 account_suspended` (API
 //! key, token, token exchange, payor, realtime, dashboard) and holds its
 //! webhook deliveries until it is lifted; nothing is lost meanwhile.

@@ -1,4 +1,4 @@
-//! The security watch (API.md section 12): raises `security.alert` through
+//! The security watch (docs/api.md section 12): raises `security.alert` through
 //! [`crate::alerts`] for a burst of authentication failures with one key or
 //! from one address, for a burst of `429` answers to one merchant, and for the
 //! first request of a key from an address it was never used from.

@@ -1,4 +1,4 @@
-//! Withdrawals (API.md section 8): funds reserved at creation inside the
+//! Withdrawals (docs/api.md section 8): funds reserved at creation inside the
 //! same transaction that checks them (so no concurrency can overdraw),
 //! approval and rejection with the API secret and `payouts:approve`, test
 //! mode paying at once, and destinations validated before anything moves.

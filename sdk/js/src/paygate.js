@@ -2,7 +2,7 @@
 //
 // A payor's browser holds only the two values of one checkout session: its
 // `session_token` (cst_...) and `session_secret` (cs_secret_...). Every payor
-// request is signed with the session secret (API.md sections 4.3 and 9):
+// request is signed with the session secret (docs/api.md sections 4.3 and 9):
 //
 //   x-signature = hex(HMAC-SHA256(secret, METHOD + PATH + BODY + TIMESTAMP))
 //

@@ -1,4 +1,4 @@
-//! API-key authentication (API.md 4.1): shape and checksum first (no lookup
+//! API-key authentication (docs/api.md section 4.1): shape and checksum first (no lookup
 //! for a malformed key), then the cached lookup by hash, the key's state and
 //! the merchant it belongs to.
 

@@ -3,14 +3,13 @@
 //!
 //! Correctness comes from the revocation epoch: every change that can end a
 //! credential bumps `auth_epoch` in its own transaction (in any process), each
-//! request reads the epoch first, and a new epoch empties these caches. So a
-//! revocation is effective on the next request, here and on every instance.
-//! Concurrent requests share one epoch read, but only a read that started
-//! after they arrived (see [`EpochGate`]).
+//! request asks the store for the epoch first (answered from memory, see
+//! `store::epoch`), and a new epoch empties these caches. So a revocation is
+//! effective on the next request in the process that made it and in the CLI's
+//! case on the same SQLite file, and within a second on other instances.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
@@ -19,7 +18,7 @@ use secrecy::SecretString;
 
 use super::tokens::Claims;
 use crate::store::auth::{PolicyRecord, SessionRecord};
-use crate::store::{KeyRecord, Store, StoreResult};
+use crate::store::KeyRecord;
 
 /// Entries kept per map before it is emptied (a bound, not a tuning knob).
 const MAX_ENTRIES: usize = 50_000;
@@ -149,34 +148,6 @@ impl CredentialCache {
 
     pub fn put_token(&self, epoch: i64, digest: [u8; 32], entry: Arc<TokenEntry>) {
         self.write(epoch, |m| bounded_insert(&mut m.tokens, digest, entry));
-    }
-}
-
-/// Reads the revocation epoch so that each caller gets a value read after it
-/// arrived, while callers that arrive together share one read.
-#[derive(Default)]
-pub struct EpochGate {
-    turn: tokio::sync::Mutex<()>,
-    /// Reads started so far (only advanced while holding `turn`).
-    started: AtomicU64,
-    /// The sequence number of the last completed read, and its value.
-    completed: AtomicU64,
-    value: AtomicI64,
-}
-
-impl EpochGate {
-    pub async fn current(&self, store: &Store) -> StoreResult<i64> {
-        // Any read numbered above `arrived` starts after this point.
-        let arrived = self.started.load(Ordering::SeqCst);
-        let _turn = self.turn.lock().await;
-        if self.completed.load(Ordering::SeqCst) > arrived {
-            return Ok(self.value.load(Ordering::SeqCst));
-        }
-        let seq = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let epoch = store.auth_epoch().await?;
-        self.value.store(epoch, Ordering::SeqCst);
-        self.completed.store(seq, Ordering::SeqCst);
-        Ok(epoch)
     }
 }
 

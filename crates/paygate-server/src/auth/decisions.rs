@@ -1,16 +1,19 @@
 //! Audit rows for authentication decisions, written in batches.
 //!
 //! Every authentication success and failure gets a hash-chained audit row
-//! (API.md section 12). One durable commit per request would cap throughput
-//! at the disk's commit rate, so decisions go through a channel to one
-//! writer task that appends whatever has queued in one transaction (group
-//! commit: while one batch commits, the next one gathers). [`Decisions::flush`]
+//! (docs/api.md section 12), off the request's critical path: a request queues its
+//! decision and goes on. One writer task appends whatever has queued as one
+//! job of the store's write path, so on SQLite it shares the group commit
+//! (and its fsync) with payments and every other write. [`Decisions::flush`]
 //! waits until everything recorded before it is committed; shutdown and the
-//! audit API call it. State changes (keys, sessions, policy) do not come
+//! audit API call it. The crash window: decisions queued (at most [`QUEUE`])
+//! or in the batch being committed (at most [`MAX_BATCH`]) when the process
+//! dies are lost; in time, that is one group commit, a few milliseconds. State changes (keys, sessions, policy) do not come
 //! here: they write their audit row in their own transaction.
 
 use std::sync::OnceLock;
 
+use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{self, AuditEntry, Outcome};
@@ -90,14 +93,14 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
             }
         }
         if !batch.is_empty() {
+            let rows = std::sync::Arc::new(std::mem::take(&mut batch));
             // A failed batch is logged and retried once; rows are never dropped silently.
-            if let Err(err) = write(&store, &batch).await {
-                tracing::error!(error = %err, rows = batch.len(), "audit batch failed; retrying");
-                if let Err(err) = write(&store, &batch).await {
-                    tracing::error!(error = %err, rows = batch.len(), "audit batch lost");
+            if let Err(err) = write(&store, rows.clone()).await {
+                tracing::error!(error = %err, rows = rows.len(), "audit batch failed; retrying");
+                if let Err(err) = write(&store, rows.clone()).await {
+                    tracing::error!(error = %err, rows = rows.len(), "audit batch lost");
                 }
             }
-            batch.clear();
         }
         for done in waiters.drain(..) {
             let _ = done.send(());
@@ -105,8 +108,15 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
     }
 }
 
-async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
-    let mut tx = store.begin_write().await?;
+/// Writes one batch through the store's one write path: on SQLite it joins
+/// the group commit with every other write (one fsync for all of them).
+async fn write(store: &Store, batch: std::sync::Arc<Vec<Box<Decision>>>) -> StoreResult<()> {
+    store
+        .write(move |conn| Box::pin(async move { write_in(conn, &batch).await }))
+        .await
+}
+
+async fn write_in(conn: &mut AnyConnection, batch: &[Box<Decision>]) -> StoreResult<()> {
     // Keys first, then the audit chain: the order every other writer takes
     // its locks in (a change, then its audit row), so a revocation or a
     // lockdown does not deadlock with this batch on PostgreSQL.
@@ -118,9 +128,8 @@ async fn write(store: &Store, batch: &[Box<Decision>]) -> StoreResult<()> {
         }
     }
     for (key_id, (at, ip)) in last_use {
-        touch_key(tx.conn(), key_id, at, ip).await?;
+        touch_key(&mut *conn, key_id, at, ip).await?;
     }
     let entries: Vec<(&audit::AuditEntry, i64)> = batch.iter().map(|d| (&d.entry, d.at)).collect();
-    audit::record_batch(tx.conn(), &entries).await?;
-    tx.commit().await
+    audit::record_batch(conn, &entries).await
 }

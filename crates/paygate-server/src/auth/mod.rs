@@ -136,7 +136,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
 
 /// The limits an authenticated request adds to its per-IP one: the
 /// per-merchant-and-environment limit, and on token exchange the token
-/// issuing limits (API.md 4.2 and 5).
+/// issuing limits (docs/api.md section 4.2 and 5).
 fn request_limits(state: &AppState, parts: &Parts, caller: &Caller) -> Vec<Check> {
     let limits = &state.config().rate_limits;
     let scope = format!("{}:{}", caller.merchant_id, caller.env);

@@ -1,4 +1,4 @@
-//! The replay guard of API.md 4.3: a request signature is accepted once. It
+//! The replay guard of docs/api.md section 4.3: a request signature is accepted once. It
 //! sits behind a small trait so that instances sharing a Redis share it; this
 //! file holds the in-process implementation.
 

@@ -1,5 +1,5 @@
-//! The authentication services a running server holds: the epoch gate and
-//! credential caches, the token service, the replay guard, the limiter and
+//! The authentication services a running server holds: the credential
+//! caches, the token service, the replay guard, the limiter and
 //! the audit writer for decisions.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue};
 use paygate_proto::{headers, Environment, ErrorCode, MerchantId};
 use sha2::{Digest, Sha256};
 
-use super::cache::{CredentialCache, EpochGate, KeyEntry, TokenEntry};
+use super::cache::{CredentialCache, KeyEntry, TokenEntry};
 use super::decisions::Decisions;
 use super::replay::ReplayGuard;
 use super::tokens::TokenService;
@@ -22,11 +22,10 @@ use crate::store::auth::PolicyRecord;
 use crate::store::{KeyRecord, Store};
 
 /// How far past `exp` a token is still accepted: instances' clocks differ
-/// slightly (API.md allows at most 30 s).
+/// slightly (the contract allows at most 30 s, docs/api.md section 4.2).
 pub const TOKEN_LEEWAY_SECS: i64 = 5;
 
 pub struct AuthServices {
-    epoch: EpochGate,
     cache: CredentialCache,
     tokens: TokenService,
     replay: Arc<dyn ReplayGuard>,
@@ -50,7 +49,6 @@ impl AuthServices {
             config.public_url.clone()
         };
         Self {
-            epoch: EpochGate::default(),
             cache: CredentialCache::default(),
             tokens: TokenService::new(issuer),
             replay,
@@ -60,10 +58,10 @@ impl AuthServices {
         }
     }
 
-    /// The revocation epoch, read after the caller arrived; caches older
+    /// The revocation epoch (from memory, see `store::epoch`); caches older
     /// than it are emptied.
     pub async fn epoch(&self, store: &Store) -> ApiResult<i64> {
-        let epoch = self.epoch.current(store).await?;
+        let epoch = store.auth_epoch().await?;
         self.cache.sync(epoch);
         Ok(epoch)
     }

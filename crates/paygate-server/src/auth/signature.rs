@@ -1,4 +1,4 @@
-//! Request signatures (API.md 4.3): the timestamp window with its
+//! Request signatures (docs/api.md section 4.3): the timestamp window with its
 //! milliseconds hint, the HMAC compared in constant time, and the replay
 //! guard that accepts each signature once.
 

@@ -1,4 +1,4 @@
-//! Access tokens (API.md 4.2): Ed25519-signed JWTs naming their signing key
+//! Access tokens (docs/api.md section 4.2): Ed25519-signed JWTs naming their signing key
 //! in `kid`. Signing keys are generated here, sealed under the master key,
 //! rotated by adding a newer one; the current and previous public keys are
 //! the JWK set served at `/.well-known/jwks.json`.

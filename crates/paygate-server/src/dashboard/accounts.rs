@@ -144,7 +144,7 @@ pub async fn register(
     // nor its timing says who has an account.
     let hash = hash_off_thread(form.password).await?;
     let now = state.now();
-    let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+    let base = crate::http::origin::public_base(&state.config().public_url, &uri, &headers).unwrap_or_default();
     let link_token = generate_opaque_token("ev_", &mut rand::rngs::OsRng);
     let mut tx = state.store().begin_write().await?;
     let registered = crate::store::dashboard::user_exists_in(tx.conn(), &email).await?;

@@ -1,4 +1,4 @@
-//! Lists on pages follow the API's rules (API.md section 7): the same
+//! Lists on pages follow the API's rules (docs/api.md section 7): the same
 //! `limit`, `cursor`, `sortBy` and `order` query parameters, parsed by the
 //! same [`Page`], served by the same store queries. This module turns a
 //! page's reply into the pager and sort controls a template shows.

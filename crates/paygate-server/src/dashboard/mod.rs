@@ -1,4 +1,4 @@
-//! The merchant's dashboard (API.md section 11): server-rendered pages for
+//! The merchant's dashboard (docs/api.md section 11): server-rendered pages for
 //! a merchant's people, behind a session cookie, CSRF tokens on every form
 //! and a strict Content-Security-Policy (no inline script or style).
 

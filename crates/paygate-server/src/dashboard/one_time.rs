@@ -1,4 +1,4 @@
-//! One-time codes (API.md section 11): what a signed-in person types to
+//! One-time codes (docs/api.md section 11): what a signed-in person types to
 //! confirm a payout approval, a password change or another sensitive act.
 //!
 //! With TOTP 2FA on, the authenticator's current code serves (accepted once,

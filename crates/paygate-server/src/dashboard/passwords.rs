@@ -53,7 +53,7 @@ pub async fn forgot(
 ) -> ApiResult<Response> {
     let email = form.email.trim().to_ascii_lowercase();
     if let Some(user) = state.store().user_by_email(&email).await? {
-        let base = crate::http::origin::public_base(&state, &uri, &headers).unwrap_or_default();
+        let base = crate::http::origin::public_base(&state.config().public_url, &uri, &headers).unwrap_or_default();
         let state = state.clone();
         tokio::spawn(async move {
             if let Err(err) = send_reset_link(&state, &user, &base).await {

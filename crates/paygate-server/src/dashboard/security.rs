@@ -120,7 +120,7 @@ pub struct LockdownForm {
     code: String,
 }
 
-/// The lockdown button (API.md section 14), behind a one-time code: every
+/// The lockdown button (docs/api.md section 14), behind a one-time code: every
 /// credential of the shown environment stops at once and the one new key
 /// and secret are shown this once.
 pub async fn lock_down(

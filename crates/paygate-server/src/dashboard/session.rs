@@ -171,7 +171,7 @@ impl IntoResponse for ToLogin {
 pub enum Refused {
     /// Nobody is signed in (or the session ended): go to the sign-in page.
     ToLogin,
-    /// The user's merchant is suspended (API.md section 14): a page saying
+    /// The user's merchant is suspended (docs/api.md section 14): a page saying
     /// so, with the status of `account_suspended`.
     Suspended,
 }

@@ -3,6 +3,7 @@
 
 pub mod client_ip;
 pub mod connections;
+pub mod drain;
 pub mod error;
 pub mod json;
 pub mod json_text;

@@ -4,11 +4,9 @@
 
 use http::{HeaderMap, Uri};
 
-use crate::app::AppState;
-
-pub fn public_base(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<String> {
-    if !state.config().public_url.is_empty() {
-        return Some(state.config().public_url.trim_end_matches('/').to_owned());
+pub fn public_base(public_url: &str, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if !public_url.is_empty() {
+        return Some(public_url.trim_end_matches('/').to_owned());
     }
     // HTTP/2 carries the host in the URI's authority, HTTP/1.1 in `Host`.
     let host = match uri.authority() {

@@ -14,14 +14,22 @@ use paygate_proto::{headers, ErrorCode, Problem};
 
 use super::client_ip;
 use super::error::{ApiError, PendingProblem};
-use crate::app::AppState;
 use crate::ids;
 
 /// The id of the request being served, for handlers and logs.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// What the outermost layer needs to know about the deployment.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    /// TLS is terminated in front of the server (`tls.mode = "off"`).
+    pub tls_off: bool,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
+}
+
+pub async fn finish(State(transport): State<Transport>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = ids::request_id();
     let method = req.method().clone();
@@ -31,8 +39,13 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let tls_off = state.config().tls.mode == crate::config::TlsMode::Off;
-    let mut response = match client_ip::assign(&mut req, tls_off, |ip| state.config().is_trusted_proxy(ip)) {
+    let trusted = |ip| {
+        transport
+            .trusted_proxies
+            .iter()
+            .any(|net: &ipnet::IpNet| net.contains(&ip))
+    };
+    let mut response = match client_ip::assign(&mut req, transport.tls_off, trusted) {
         Ok(()) => {
             req.extensions_mut().insert(RequestId(request_id.clone()));
             next.run(req).await

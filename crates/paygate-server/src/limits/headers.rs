@@ -1,4 +1,4 @@
-//! The rate-limit headers of API.md section 5, in both forms: the IETF
+//! The rate-limit headers of docs/api.md section 5, in both forms: the IETF
 //! draft's structured fields and the widely deployed triple.
 
 use axum::response::Response;

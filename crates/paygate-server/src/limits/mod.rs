@@ -1,4 +1,4 @@
-//! Rate limiting (API.md section 5): one [`Limiter`] trait deciding over
+//! Rate limiting (docs/api.md section 5): one [`Limiter`] trait deciding over
 //! exact sliding windows, never more than N accepted in any window W. A
 //! decision covers several limits at once and is atomic: a request refused by
 //! one limit consumes no quota of the others. Accepted entries come back as

@@ -1,4 +1,4 @@
-//! The per-IP tiers of API.md section 5 and the routes they cover, and the
+//! The per-IP tiers of docs/api.md section 5 and the routes they cover, and the
 //! client key they count under (IPv6 per /64).
 
 use std::net::IpAddr;

@@ -111,7 +111,7 @@ impl Store {
         &self,
         merchant: &MerchantId,
         env: Environment,
-        page: &crate::http::list::Page,
+        page: &super::page::Page,
         now: i64,
         made_after: i64,
     ) -> StoreResult<Vec<KeyRecord>> {
@@ -134,8 +134,8 @@ impl Store {
             .bind(made_after);
         if let Some(cursor) = &page.after {
             let created = match &cursor.value {
-                crate::http::list::SortValue::Int(v) => *v,
-                crate::http::list::SortValue::Text(_) => return Err(corrupt("cursor")),
+                super::page::SortValue::Int(v) => *v,
+                super::page::SortValue::Text(_) => return Err(corrupt("cursor")),
             };
             query = query.bind(created).bind(cursor.id.clone());
         }

@@ -32,7 +32,7 @@ pub struct SigningKeyRow {
     pub created_at: i64,
 }
 
-/// The security policy of one merchant and environment (API.md 4.5).
+/// The security policy of one merchant and environment (docs/api.md section 4.5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PolicyRecord {
     pub require_signature: bool,
@@ -42,10 +42,7 @@ pub struct PolicyRecord {
 /// Bumps the revocation epoch inside the caller's transaction. Every change
 /// that can end a cached credential calls this.
 pub async fn bump_epoch(conn: &mut AnyConnection) -> StoreResult<()> {
-    sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::epoch::bump(conn).await
 }
 
 pub async fn insert_session(conn: &mut AnyConnection, session: &SessionRecord) -> StoreResult<()> {
@@ -193,12 +190,10 @@ pub async fn insert_signing_key(conn: &mut AnyConnection, key: &SigningKeyRow) -
 }
 
 impl Store {
-    /// The current revocation epoch (see [`bump_epoch`]).
+    /// The current revocation epoch, from memory when this process can
+    /// vouch for it (see `store::epoch`), else read from the database.
     pub async fn auth_epoch(&self) -> StoreResult<i64> {
-        Ok(sqlx::query("SELECT epoch FROM auth_epoch WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("epoch")?)
+        self.epoch.current().await
     }
 
     pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {

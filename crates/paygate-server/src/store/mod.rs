@@ -5,8 +5,10 @@
 mod api_keys;
 pub mod auth;
 pub mod dashboard;
+mod epoch;
 mod ledger;
 pub mod merchants;
+pub mod page;
 mod writer;
 
 use std::path::Path;
@@ -19,6 +21,7 @@ use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use api_keys::{insert_key, key_by_id_in, set_allowed_ips_in, KeyRecord, NewKey};
+pub use epoch::settled;
 pub use ledger::BalanceRow;
 pub use merchants::MerchantRecord;
 
@@ -49,6 +52,8 @@ pub struct Store {
     write_lock: Option<Arc<Mutex<()>>>,
     /// The group-commit writer (see `writer`), on SQLite only.
     writer: Option<writer::GroupWriter>,
+    /// The revocation epoch in memory (see `epoch`).
+    epoch: epoch::EpochWatch,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,6 +105,7 @@ impl Store {
                 .await?;
             let write_lock = Some(Arc::new(Mutex::new(())));
             Self {
+                epoch: epoch::EpochWatch::sqlite(&path, pool.clone())?,
                 writer: Some(writer::GroupWriter::start(pool.clone(), write_lock.clone())),
                 pool,
                 backend: Backend::Sqlite,
@@ -112,6 +118,7 @@ impl Store {
                 .connect(database_url)
                 .await?;
             Self {
+                epoch: epoch::EpochWatch::postgres(database_url, pool.clone()),
                 writer: None,
                 pool,
                 backend: Backend::Postgres,

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::crypto::Sealed;
-use crate::http::list::{Page, SortValue};
+use crate::store::page::{Page, SortValue};
 use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
 
 fn corrupt(what: &str) -> StoreError {
@@ -479,46 +479,6 @@ pub struct AttemptRecord {
     pub duration_ms: i64,
     pub response_body: String,
     pub error: Option<String>,
-}
-
-/// Records an attempt and moves its delivery on: `status` with the next try
-/// at `next_attempt_at` (pending) or none (finished). Returns false when the
-/// delivery is gone (its endpoint was deleted meanwhile).
-pub async fn record_attempt(
-    conn: &mut AnyConnection,
-    attempt: &AttemptRecord,
-    status: &str,
-    next_attempt_at: Option<i64>,
-    now: i64,
-) -> StoreResult<bool> {
-    let moved = sqlx::query(
-        "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_token = NULL, \
-         lease_until = NULL, updated_at = $4 WHERE id = $5 AND status = 'pending'",
-    )
-    .bind(status)
-    .bind(attempt.attempt)
-    .bind(next_attempt_at)
-    .bind(now)
-    .bind(&attempt.delivery_id)
-    .execute(&mut *conn)
-    .await?;
-    if moved.rows_affected() == 0 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, response_status, duration_ms, \
-         response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING",
-    )
-    .bind(&attempt.delivery_id)
-    .bind(attempt.attempt)
-    .bind(attempt.attempted_at)
-    .bind(attempt.response_status)
-    .bind(attempt.duration_ms)
-    .bind(&attempt.response_body)
-    .bind(attempt.error.clone())
-    .execute(conn)
-    .await?;
-    Ok(true)
 }
 
 /// A delivery as listed, with its attempts filled in afterwards.

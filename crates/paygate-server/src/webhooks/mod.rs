@@ -1,10 +1,11 @@
-//! Webhooks (API.md section 10): endpoint management, the egress guard, and
+//! Webhooks (docs/api.md section 10): endpoint management, the egress guard, and
 //! the delivery worker that turns outbox events into signed, retried HTTP
 //! deliveries.
 
 pub mod db;
 pub mod egress;
 pub mod endpoints;
+pub mod outcomes;
 pub mod schedule;
 pub mod send;
 pub mod worker;

@@ -1,5 +1,6 @@
 //! The delivery worker. One loop owns the store's side: in a single write
-//! transaction per turn it records the attempts that finished, plans
+//! transaction per turn it records the attempts that finished (in bulk, see
+//! [`super::outcomes`]), plans
 //! deliveries for new outbox events, and claims due deliveries under a
 //! lease. Attempts run as tasks, bounded globally and per endpoint (a claim
 //! never takes more than an endpoint's bound leaves free), so one slow
@@ -15,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::db::{self, AttemptRecord, Claimed};
 use super::egress::Policy;
+use super::outcomes::{self, Outcome};
 use super::schedule::next_delay;
 use super::send::{self, AttemptResult, Clients, Verdict};
 use crate::app::AppState;
@@ -183,9 +185,7 @@ async fn turn(
     due: &mut DueSet,
 ) -> StoreResult<(Vec<Claimed>, bool)> {
     let mut tx = state.store().begin_write().await?;
-    for f in finished {
-        record(tx.conn(), state, f, now).await?;
-    }
+    record(tx.conn(), state, finished, now).await?;
     let planned = plan(tx.conn(), now, &mut due.endpoints).await?;
     let claimed = claim(tx.conn(), now, room, lease_secs, due).await?;
     tx.commit().await?;
@@ -278,11 +278,11 @@ async fn plan(conn: &mut sqlx::AnyConnection, now: i64, due: &mut HashSet<String
     Ok(true)
 }
 
-/// Writes what an attempt came to and moves its delivery on.
-async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, f: &Finished, now: i64) -> StoreResult<()> {
+/// What an attempt came to, and where it moves its delivery.
+fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Outcome {
     let config = &state.config().webhooks;
     let attempt = f.claimed.attempts + 1;
-    let (status, next) = match f.result.verdict {
+    let (status, next_attempt_at) = match f.result.verdict {
         Verdict::Delivered => ("succeeded", None),
         Verdict::Gone => ("failed", None),
         Verdict::Failed => {
@@ -298,21 +298,37 @@ async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, f: &Finished, 
             }
         }
     };
-    let row = AttemptRecord {
-        delivery_id: f.claimed.id.clone(),
-        attempt,
-        attempted_at: f.attempted_at,
-        response_status: f.result.status.map(i64::from),
-        duration_ms: i64::try_from(f.result.duration.as_millis()).unwrap_or(i64::MAX),
-        response_body: f.result.body.clone(),
-        error: f.result.error.map(str::to_owned),
-    };
-    let recorded = db::record_attempt(conn, &row, status, next, now).await?;
-    if recorded {
-        crate::metrics::record_webhook_attempt(&f.result.verdict, status);
+    Outcome {
+        attempt: AttemptRecord {
+            delivery_id: f.claimed.id.clone(),
+            attempt,
+            attempted_at: f.attempted_at,
+            response_status: f.result.status.map(i64::from),
+            duration_ms: i64::try_from(f.result.duration.as_millis()).unwrap_or(i64::MAX),
+            response_body: f.result.body.clone(),
+            error: f.result.error.map(str::to_owned),
+        },
+        status,
+        next_attempt_at,
     }
-    if recorded && f.result.verdict == Verdict::Gone {
-        db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
+}
+
+/// Writes what the finished attempts came to, in bulk, and disables the
+/// endpoints that answered `410 Gone`.
+async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, finished: &[Finished], now: i64) -> StoreResult<()> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let outcomes: Vec<Outcome> = finished.iter().map(|f| outcome_of(state, f, now)).collect();
+    let recorded = outcomes::record(conn, &outcomes, now).await?;
+    for (f, o) in finished.iter().zip(&outcomes) {
+        if !recorded.contains(&f.claimed.id) {
+            continue;
+        }
+        crate::metrics::record_webhook_attempt(&f.result.verdict, o.status);
+        if f.result.verdict == Verdict::Gone {
+            db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
+        }
     }
     Ok(())
 }

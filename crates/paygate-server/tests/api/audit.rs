@@ -1,4 +1,4 @@
-//! API.md section 12: the hash-chained audit log and `paygate audit verify`;
+//! docs/api.md section 12: the hash-chained audit log and `paygate audit verify`;
 //! section 10: a change and its outbox event commit together.
 
 use serde_json::{json, Value};

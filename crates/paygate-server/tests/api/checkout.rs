@@ -1,4 +1,4 @@
-//! API.md section 9: checkout sessions and the payor's routes, signed with
+//! docs/api.md section 9: checkout sessions and the payor's routes, signed with
 //! the session secret; a browser never holds a server credential.
 
 use std::time::{SystemTime, UNIX_EPOCH};

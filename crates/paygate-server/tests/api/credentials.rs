@@ -1,4 +1,4 @@
-//! API.md sections 3 and 4.1/4.4: key formats, lookups, environments,
+//! docs/api.md sections 3 and 4.1/4.4: key formats, lookups, environments,
 //! revocation and the secret check.
 
 use paygate_proto::{ApiKey, Environment, ErrorCode, MerchantId};

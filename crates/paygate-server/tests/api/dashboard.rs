@@ -1,4 +1,4 @@
-//! API.md section 11, the dashboard's accounts: registration with email
+//! docs/api.md section 11, the dashboard's accounts: registration with email
 //! verification, sign-in, the session cookie, CSRF, lockout and TOTP 2FA.
 
 use std::collections::BTreeMap;

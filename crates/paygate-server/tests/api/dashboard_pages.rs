@@ -1,4 +1,4 @@
-//! API.md section 11, the dashboard's pages: keys made here work against the
+//! docs/api.md section 11, the dashboard's pages: keys made here work against the
 //! API, payouts approved with a one-time code write the API's audit events
 //! with the dashboard user as the actor, codes are single-use, purpose-bound
 //! and limited, a password change or reset ends every session, lists follow

@@ -1,4 +1,4 @@
-//! API.md section 2: every error is problem+json from the one catalog, and
+//! docs/api.md section 2: every error is problem+json from the one catalog, and
 //! none names a path, SQL, a library or a secret.
 
 use reqwest::Response;

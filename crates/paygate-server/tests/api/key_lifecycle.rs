@@ -1,4 +1,4 @@
-//! API.md section 3: keys listed masked, rolled with an overlap, revoked with
+//! docs/api.md section 3: keys listed masked, rolled with an overlap, revoked with
 //! their sessions; scopes on every route; the API secret where required;
 //! and every change and decision in the audit log, readable over the API.
 

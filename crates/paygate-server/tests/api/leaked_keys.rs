@@ -1,4 +1,4 @@
-//! API.md section 14: a reported key stops working on the next request; a
+//! docs/api.md section 14: a reported key stops working on the next request; a
 //! made-up key changes nothing and gets the same answer.
 
 use paygate_proto::{ApiKey, Environment, ErrorCode};

@@ -8,6 +8,7 @@ mod money_support;
 mod support;
 
 mod audit;
+mod bodies;
 mod checkout;
 mod cli;
 mod crash;

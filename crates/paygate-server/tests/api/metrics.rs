@@ -1,4 +1,4 @@
-//! API.md section 12: Prometheus metrics on the admin listener only.
+//! docs/api.md section 12: Prometheus metrics on the admin listener only.
 
 use crate::support::spawn_app;
 

@@ -1,4 +1,4 @@
-//! API.md section 14, operations: suspension on every surface with webhook
+//! docs/api.md section 14, operations: suspension on every surface with webhook
 //! deliveries held and resumed; lockdown ending every credential on every
 //! instance at once; key age (`rotation_due`, one `key_rotation_due` alert a
 //! week, the optional maximum age).

@@ -1,4 +1,4 @@
-//! API.md section 5 and issue 4: exact sliding windows per IP tier, per
+//! docs/api.md section 5 and issue 4: exact sliding windows per IP tier, per
 //! merchant and for token issuing, both header forms, a truthful
 //! `Retry-After`, no quota spent by refused requests, and the same rules
 //! through Redis (when `PAYGATE_TEST_REDIS_URL` is set), shared by instances.

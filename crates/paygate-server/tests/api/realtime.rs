@@ -1,4 +1,4 @@
-//! API.md section 9, realtime: single-use 60-second tokens minted server to
+//! docs/api.md section 9, realtime: single-use 60-second tokens minted server to
 //! server, refused before the upgrade when bad, and a socket that pushes the
 //! merchant's events as webhooks deliver them.
 

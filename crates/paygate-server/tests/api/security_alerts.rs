@@ -1,4 +1,4 @@
-//! API.md section 12: `security.alert` events for a burst of authentication
+//! docs/api.md section 12: `security.alert` events for a burst of authentication
 //! failures (one key, one address), the first request of a key from a new
 //! address, and a burst of `429`s; each one visible in `GET /v1/events` and
 //! the audit log, once per burst, never with a secret.

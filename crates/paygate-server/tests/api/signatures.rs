@@ -1,4 +1,4 @@
-//! API.md 4.3 to 4.5: request signatures, the replay guard, `x-api-secret`,
+//! docs/api.md section 4.3 to 4.5: request signatures, the replay guard, `x-api-secret`,
 //! and the security policy that can require signatures or tokens.
 
 use serde_json::json;

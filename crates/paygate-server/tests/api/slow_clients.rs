@@ -1,4 +1,4 @@
-//! API.md section 14, slow clients and floods: time limits on every phase of
+//! docs/api.md section 14, slow clients and floods: time limits on every phase of
 //! a connection and caps on connections per client IP.
 
 use std::net::{IpAddr, SocketAddr};

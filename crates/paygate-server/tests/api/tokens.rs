@@ -1,4 +1,4 @@
-//! API.md 4.2: token exchange, Ed25519 JWTs with `kid`, the JWK set, every
+//! docs/api.md section 4.2: token exchange, Ed25519 JWTs with `kid`, the JWK set, every
 //! 401 of the token path, sessions ending, and IP allowlists on tokens.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

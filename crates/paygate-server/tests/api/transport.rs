@@ -1,4 +1,4 @@
-//! API.md section 1: TLS only, https_required, headers, body rules.
+//! docs/api.md section 1: TLS only, https_required, headers, body rules.
 
 use std::io::{Read as _, Write as _};
 

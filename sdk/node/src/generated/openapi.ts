@@ -532,7 +532,7 @@ export interface components {
             object: string;
             /** @description Masked: `sk_live_AbCd…wxyz`. */
             prefix: string;
-            /** @description Older than `auth.key_rotation_days`: roll it (API.md section 14). */
+            /** @description Older than `auth.key_rotation_days`: roll it (docs/api.md section 14). */
             rotation_due?: boolean;
             scopes: string[];
         };
@@ -765,7 +765,7 @@ export interface components {
          */
         Environment: "test" | "live";
         /**
-         * @description Every error code the API can answer with (API.md section 2).
+         * @description Every error code the API can answer with (docs/api.md section 2).
          * @enum {string}
          */
         ErrorCode: "bad_request" | "invalid_json" | "validation_failed" | "https_required" | "idempotency_key_required" | "ambiguous_credentials" | "missing_credentials" | "invalid_api_key" | "invalid_token" | "token_expired" | "session_id_missing" | "session_mismatch" | "session_revoked" | "invalid_signature" | "signature_required" | "timestamp_out_of_range" | "signature_reused" | "invalid_api_secret" | "api_secret_required" | "invalid_session_token" | "invalid_ws_token" | "ip_not_allowed" | "insufficient_scope" | "account_suspended" | "live_mode_only" | "test_mode_only" | "otp_required" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "idempotency_in_progress" | "invalid_state" | "idempotency_key_reused" | "insufficient_funds" | "invalid_destination" | "url_not_allowed" | "rate_limited" | "internal_error" | "service_unavailable";
