@@ -62,8 +62,16 @@ fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
 
 impl RangeQuery {
     fn check(self) -> ApiResult<Range> {
-        let from = self.from.filter(|t| !t.is_empty()).map(|t| parse_time("from", &t)).transpose()?;
-        let to = self.to.filter(|t| !t.is_empty()).map(|t| parse_time("to", &t)).transpose()?;
+        let from = self
+            .from
+            .filter(|t| !t.is_empty())
+            .map(|t| parse_time("from", &t))
+            .transpose()?;
+        let to = self
+            .to
+            .filter(|t| !t.is_empty())
+            .map(|t| parse_time("to", &t))
+            .transpose()?;
         let currency = match self.currency.filter(|c| !c.is_empty()) {
             Some(code) => Some(
                 Currency::parse(&code.to_ascii_uppercase())
@@ -117,7 +125,11 @@ pub async fn page_of(
         clauses.push_str(&clause.replace('?', &format!("${}", binds.len())));
     };
     if let Some(currency) = range.currency {
-        push(" AND currency = ?", Bind::Text(currency.as_str().to_owned()), &mut binds);
+        push(
+            " AND currency = ?",
+            Bind::Text(currency.as_str().to_owned()),
+            &mut binds,
+        );
     }
     if let Some(from) = range.from {
         push(" AND created_at >= ?", Bind::Int(from), &mut binds);
@@ -130,8 +142,15 @@ pub async fn page_of(
             SortValue::Int(v) => v,
             SortValue::Text(_) => return Err(StoreError::Corrupt("balance transaction cursor".to_owned())),
         };
-        let id: i64 = cursor.id.parse().map_err(|_| StoreError::Corrupt("balance transaction cursor".to_owned()))?;
-        push(&format!(" AND ({sort}, id) {} (?,", page.order.after_operator()), Bind::Int(value), &mut binds);
+        let id: i64 = cursor
+            .id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("balance transaction cursor".to_owned()))?;
+        push(
+            &format!(" AND ({sort}, id) {} (?,", page.order.after_operator()),
+            Bind::Int(value),
+            &mut binds,
+        );
         push(" ?)", Bind::Int(id), &mut binds);
     }
     let order = page.order.sql();
@@ -242,7 +261,10 @@ pub fn csv_response(store: Store, merchant: MerchantId, env: Environment, range:
     });
     let mut response = Body::from_stream(rows).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8; header=present"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+    );
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"balance-transactions.csv\""),
@@ -271,11 +293,19 @@ pub async fn list(
     if wants_csv(&headers) {
         let mut page = page;
         // A statement reads oldest first unless the caller chose an order.
-        let explicit = raw.as_deref().is_some_and(|q| q.split('&').any(|p| p.starts_with("order=")));
+        let explicit = raw
+            .as_deref()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("order=")));
         if !explicit {
             page.order = Order::Asc;
         }
-        return Ok(csv_response(state.store().clone(), caller.merchant_id.clone(), caller.env, range, page));
+        return Ok(csv_response(
+            state.store().clone(),
+            caller.merchant_id.clone(),
+            caller.env,
+            range,
+            page,
+        ));
     }
     let reply = page_of(state.store(), &caller.merchant_id, caller.env, &range, &page).await?;
     Ok(ApiJson(reply).into_response())

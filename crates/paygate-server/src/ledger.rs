@@ -71,7 +71,16 @@ pub async fn transfer(
     source: Source<'_>,
     now: i64,
 ) -> StoreResult<String> {
-    post(conn, merchant, env, currency, &[(from, -amount), (to, amount)], source, now).await
+    post(
+        conn,
+        merchant,
+        env,
+        currency,
+        &[(from, -amount), (to, amount)],
+        source,
+        now,
+    )
+    .await
 }
 
 /// Writes one balanced transaction and updates the running balances; each
@@ -182,7 +191,13 @@ pub async fn post(
     let rows: Vec<String> = (0..entries.len())
         .map(|i| {
             let b = i * 4;
-            format!("($1, $2, $3, $4, $5, $6, ${}, ${}, ${}, ${})", b + 7, b + 8, b + 9, b + 10)
+            format!(
+                "($1, $2, $3, $4, $5, $6, ${}, ${}, ${}, ${})",
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            )
         })
         .collect();
     let sql = format!(

@@ -200,16 +200,19 @@ pub async fn create_in(
     let remaining = payment.received.saturating_sub(payment.refunded);
     let amount = new.amount.unwrap_or(remaining);
     if amount > remaining || amount <= 0 {
-        return Err(ApiError::new(ErrorCode::RefundExceedsPayment).with_detail(format!(
-            "{remaining} (minor units) remains to refund of this payment."
-        )));
+        return Err(ApiError::new(ErrorCode::RefundExceedsPayment)
+            .with_detail(format!("{remaining} (minor units) remains to refund of this payment.")));
     }
     if payment.method != "card" {
-        return Err(ApiError::new(ErrorCode::NetworkUnavailable)
-            .with_detail("Refunds of crypto payments go out as payouts on their network, which this server cannot make yet."));
+        return Err(ApiError::new(ErrorCode::NetworkUnavailable).with_detail(
+            "Refunds of crypto payments go out as payouts on their network, which this server cannot make yet.",
+        ));
     }
     if new.destination.is_some() {
-        return Err(ApiError::field("destination", "a card refund goes back to the card: leave it out"));
+        return Err(ApiError::field(
+            "destination",
+            "a card refund goes back to the card: leave it out",
+        ));
     }
     let currency =
         Currency::parse(&payment.currency).ok_or_else(|| StoreError::Corrupt("payments.currency".to_owned()))?;
@@ -257,7 +260,8 @@ pub async fn create_in(
         .bind(&record.payment_id)
         .execute(&mut *conn)
         .await?;
-    let sql = format!("INSERT INTO refunds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+    let sql =
+        format!("INSERT INTO refunds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
     sqlx::query(&sql)
         .bind(&record.id)
         .bind(merchant.as_str())
@@ -340,7 +344,14 @@ pub async fn list(
 ) -> ApiResult<ApiJson<ListReply<Listed<Refund>>>> {
     caller.require(Scope::PaymentsRead)?;
     Ok(ApiJson(
-        refunds_page(&state, &caller.merchant_id, caller.env, &page, filter.payment.as_deref()).await?,
+        refunds_page(
+            &state,
+            &caller.merchant_id,
+            caller.env,
+            &page,
+            filter.payment.as_deref(),
+        )
+        .await?,
     ))
 }
 

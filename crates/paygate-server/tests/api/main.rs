@@ -8,6 +8,7 @@ mod money_support;
 mod support;
 
 mod audit;
+mod balance_transactions;
 mod checkout;
 mod cli;
 mod crash;
@@ -27,6 +28,7 @@ mod operations;
 mod payments;
 mod rate_limits;
 mod realtime;
+mod refunds;
 mod security_alerts;
 mod signatures;
 mod slow_clients;
