@@ -6,6 +6,7 @@ mod api_keys;
 pub mod auth;
 pub mod dashboard;
 mod ledger;
+pub use ledger::DayFigure;
 mod merchants;
 mod writer;
 

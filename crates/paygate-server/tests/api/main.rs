@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod credentials;
 mod dashboard;
+mod dashboard_finance;
 mod dashboard_pages;
 mod errors;
 mod idempotency;
