@@ -17,6 +17,8 @@ mod dashboard;
 mod dashboard_finance;
 mod dashboard_pages;
 mod errors;
+mod findings;
+mod findings_revocation;
 mod idempotency;
 mod key_lifecycle;
 mod keys;
