@@ -239,7 +239,7 @@ mod tests {
             let json = serde_json::to_string(code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 40);
+        assert_eq!(ErrorCode::ALL.len(), 42);
     }
 
     #[test]

@@ -73,7 +73,7 @@ async fn every_movement_is_listed_once_with_its_source_and_the_balance_after() {
     let pay_id = payment["id"].as_str().unwrap();
     let withdrawal = api.withdraw(4_000, "USD", "bt-wd").await.ok();
     let wd_id = withdrawal["id"].as_str().unwrap();
-    api.post(&format!("/v1/withdrawal-requests/{wd_id}/reject"), json!({}))
+    api.post_empty(&format!("/v1/withdrawal-requests/{wd_id}/reject"))
         .await
         .ok();
     let refund = api
