@@ -158,6 +158,12 @@ error_codes! {
     InsufficientFunds = ("insufficient_funds", 422, "Insufficient funds", "The available balance does not cover this amount.",
         "The available balance in this currency is lower than the requested amount.",
         "Lower the amount or wait for pending funds to settle.");
+    RefundExceedsPayment = ("refund_exceeds_payment", 422, "Refund exceeds payment", "The refund is larger than what remains to refund of the payment.",
+        "The amount, added to what was already refunded of this payment, is more than the payment received.",
+        "Fetch the payment: refund at most `amount_received` minus `amount_refunded`, or leave `amount` out to refund the rest.");
+    NetworkUnavailable = ("network_unavailable", 422, "Network unavailable", "This network cannot be used for this operation here.",
+        "Money would have to go out on a network this server cannot pay out on yet (a crypto refund needs the payout path of its network).",
+        "Refund the payor another way, or retry once the operator has enabled payouts on that network.");
     InvalidDestination = ("invalid_destination", 422, "Invalid destination", "The payout destination is not valid.",
         "The bitcoin address is not valid for this environment's network, or the IBAN fails its check.",
         "Check the address or IBAN and send it again.");
@@ -233,7 +239,7 @@ mod tests {
             let json = serde_json::to_string(code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 40);
+        assert_eq!(ErrorCode::ALL.len(), 42);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod headers;
 pub mod money;
 pub mod payments;
 pub mod realtime;
+pub mod refunds;
 pub mod scopes;
 pub mod signing;
 pub mod types;

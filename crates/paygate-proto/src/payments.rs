@@ -74,6 +74,9 @@ pub struct Payment {
     pub crypto: Option<CryptoTarget>,
     /// Minor units received so far (crypto deposits).
     pub amount_received: i64,
+    /// Minor units refunded so far (never more than was received).
+    #[serde(default)]
+    pub amount_refunded: i64,
     /// Why a payment failed: `card_declined`, `insufficient_funds`.
     pub failure_code: Option<String>,
     pub created_at: String,

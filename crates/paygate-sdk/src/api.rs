@@ -9,6 +9,7 @@ use paygate_proto::payments::{
     WalletConfig, Withdrawal,
 };
 use paygate_proto::realtime::{CreateRealtimeToken, RealtimeToken};
+use paygate_proto::refunds::{BalanceTransaction, CreateRefund, Refund};
 use paygate_proto::types::{ApiKeyInfo, Balance, CreateApiKey, Health, IssuedApiKey, LeakReceipt, LockdownReply};
 use paygate_proto::webhooks::{CreateWebhookEndpoint, Delivery, Event, Redeliver, WebhookEndpoint};
 use reqwest::Method;
@@ -136,6 +137,28 @@ impl Client {
     pub async fn cancel_payment(&self, payment_id: &str) -> Result<Payment, Error> {
         self.post_empty(&format!("/v1/payments/{}/cancel", id(payment_id)?))
             .await
+    }
+
+    // Refunds and balance transactions
+
+    /// `POST /v1/refunds`: the whole remaining amount unless `amount` is set.
+    pub async fn create_refund(&self, request: &CreateRefund) -> Result<Refund, Error> {
+        self.post("/v1/refunds", request).await
+    }
+
+    /// `GET /v1/refunds/{id}`.
+    pub async fn refund(&self, refund_id: &str) -> Result<Refund, Error> {
+        self.get(&format!("/v1/refunds/{}", id(refund_id)?)).await
+    }
+
+    /// `GET /v1/refunds`.
+    pub fn list_refunds(&self, params: &ListParams) -> Pager<Refund> {
+        self.pager("/v1/refunds".to_owned(), params)
+    }
+
+    /// `GET /v1/balance-transactions` (JSON pages).
+    pub fn list_balance_transactions(&self, params: &ListParams) -> Pager<BalanceTransaction> {
+        self.pager("/v1/balance-transactions".to_owned(), params)
     }
 
     // Wallets (8)

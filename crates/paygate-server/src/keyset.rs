@@ -51,7 +51,21 @@ pub async fn page_of<T: Serialize>(
     page: &Page,
     to_item: impl Fn(&AnyRow) -> StoreResult<T>,
 ) -> StoreResult<ListReply<Listed<T>>> {
-    let rows = fetch(store, listing, merchant, env, page).await?;
+    page_where(store, listing, merchant, env, page, None, to_item).await
+}
+
+/// [`page_of`], keeping only the rows whose text column `filter.0` equals
+/// `filter.1` (a list filtered by its parent, such as refunds by payment).
+pub async fn page_where<T: Serialize>(
+    store: &Store,
+    listing: &Listing,
+    merchant: &MerchantId,
+    env: Environment,
+    page: &Page,
+    filter: Option<(&'static str, &str)>,
+    to_item: impl Fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<ListReply<Listed<T>>> {
+    let rows = fetch(store, listing, merchant, env, page, filter).await?;
     let items = rows
         .into_iter()
         .map(|(row, key)| {
@@ -72,6 +86,7 @@ async fn fetch(
     merchant: &MerchantId,
     env: Environment,
     page: &Page,
+    filter: Option<(&'static str, &str)>,
 ) -> StoreResult<Vec<(AnyRow, (SortValue, String))>> {
     let Listing {
         table,
@@ -87,8 +102,12 @@ async fn fetch(
     } else {
         String::new()
     };
+    let filtered = match filter {
+        Some((column, _)) => format!("AND {column} = ${}", if page.after.is_some() { 5 } else { 3 }),
+        None => String::new(),
+    };
     let sql = format!(
-        "SELECT {columns}, {sort_expr} AS sort_value FROM {table} WHERE merchant_id = $1 AND env = $2 {after} \
+        "SELECT {columns}, {sort_expr} AS sort_value FROM {table} WHERE merchant_id = $1 AND env = $2 {after} {filtered} \
          ORDER BY {sort_expr} {order}, id {order} LIMIT {}",
         page.fetch_limit()
     );
@@ -99,6 +118,9 @@ async fn fetch(
             SortValue::Text(v) => query.bind(v.clone()),
         };
         query = query.bind(cursor.id.clone());
+    }
+    if let Some((_, value)) = filter {
+        query = query.bind(value.to_owned());
     }
     let rows = query.fetch_all(store.pool()).await?;
     rows.into_iter()

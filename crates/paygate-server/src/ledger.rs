@@ -40,6 +40,23 @@ impl Account {
     }
 }
 
+/// What moved the money: the kind of movement and the object behind it. A
+/// balance transaction (docs/refunds.md) is the entry of a movement on the
+/// `available` account, shown with this type and source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source<'a> {
+    /// `payment`, `deposit`, `refund`, `withdrawal`, `release`, `reversal`.
+    pub kind: &'static str,
+    /// The object's id (`pay_...`, `re_...`, `wd_...`, an address id).
+    pub id: &'a str,
+}
+
+impl<'a> Source<'a> {
+    pub const fn new(kind: &'static str, id: &'a str) -> Self {
+        Source { kind, id }
+    }
+}
+
 /// Moves `amount` from one account to another: the smallest balanced
 /// transaction (`from` is debited, `to` credited).
 #[allow(clippy::too_many_arguments)]
@@ -51,12 +68,23 @@ pub async fn transfer(
     amount: i64,
     from: Account,
     to: Account,
+    source: Source<'_>,
     now: i64,
 ) -> StoreResult<String> {
-    post(conn, merchant, env, currency, &[(from, -amount), (to, amount)], now).await
+    post(
+        conn,
+        merchant,
+        env,
+        currency,
+        &[(from, -amount), (to, amount)],
+        source,
+        now,
+    )
+    .await
 }
 
-/// Writes one balanced transaction and updates the running balances.
+/// Writes one balanced transaction and updates the running balances; each
+/// entry records its source and its account's balance right after it.
 /// Refuses (as corruption) a transaction that does not sum to zero.
 pub async fn post(
     conn: &mut AnyConnection,
@@ -64,6 +92,7 @@ pub async fn post(
     env: Environment,
     currency: Currency,
     entries: &[(Account, i64)],
+    source: Source<'_>,
     now: i64,
 ) -> StoreResult<String> {
     let sum = entries
@@ -85,28 +114,6 @@ pub async fn post(
         ));
     }
     let transaction_id = ids::new_id("ltx");
-    // One statement for the entries and, on the common path, one for the
-    // running balances: the writer runs these for every request.
-    let rows: Vec<String> = (0..entries.len())
-        .map(|i| {
-            let b = i * 3;
-            format!("($1, $2, $3, $4, ${}, ${}, ${})", b + 5, b + 6, b + 7)
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO ledger_entries (merchant_id, env, transaction_id, created_at, account, currency, amount) VALUES {}",
-        rows.join(", ")
-    );
-    let mut insert = sqlx::query(&sql)
-        .bind(merchant.as_str())
-        .bind(env.as_str())
-        .bind(&transaction_id)
-        .bind(now);
-    for (account, amount) in entries {
-        insert = insert.bind(account.as_str()).bind(currency.as_str()).bind(*amount);
-    }
-    insert.execute(&mut *conn).await?;
-
     // On PostgreSQL, where instances post at once, the balance rows are
     // locked in one order (by account name) before they change, so two
     // postings over the same accounts never wait on each other in a cycle.
@@ -134,7 +141,7 @@ pub async fn post(
     let names: Vec<String> = (0..entries.len()).map(|i| format!("${}", 4 + 2 * i)).collect();
     let sql = format!(
         "UPDATE ledger_balances SET amount = amount + CASE account {} END \
-         WHERE merchant_id = $1 AND env = $2 AND currency = $3 AND account IN ({}) RETURNING account",
+         WHERE merchant_id = $1 AND env = $2 AND currency = $3 AND account IN ({}) RETURNING account, amount",
         cases.join(" "),
         names.join(", ")
     );
@@ -145,13 +152,13 @@ pub async fn post(
     for (account, amount) in entries {
         update = update.bind(account.as_str()).bind(*amount);
     }
-    let updated: Vec<String> = update
+    let mut after: Vec<(String, i64)> = update
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|row| row.try_get("account"))
-        .collect::<Result<_, _>>()?;
-    if updated.len() < entries.len() {
+        .map(|row| Ok((row.try_get("account")?, row.try_get("amount")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    if after.len() < entries.len() {
         // First movement of some account: the ones that existed were just
         // updated; the others start at this entry's amount. (Inserting the
         // delta keeps the no-negative CHECK meaningful for new accounts.) On
@@ -159,24 +166,65 @@ pub async fn post(
         // same moment: the insert then waits for it and adds to its row.
         let mut missing: Vec<_> = entries
             .iter()
-            .filter(|(account, _)| !updated.iter().any(|u| u == account.as_str()))
+            .filter(|(account, _)| !after.iter().any(|(u, _)| u == account.as_str()))
             .collect();
         missing.sort_by_key(|(account, _)| account.as_str());
         for (account, amount) in missing {
-            sqlx::query(
+            let row = sqlx::query(
                 "INSERT INTO ledger_balances (merchant_id, env, account, currency, amount) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, env, account, currency) \
-                 DO UPDATE SET amount = ledger_balances.amount + excluded.amount",
+                 DO UPDATE SET amount = ledger_balances.amount + excluded.amount RETURNING amount",
             )
             .bind(merchant.as_str())
             .bind(env.as_str())
             .bind(account.as_str())
             .bind(currency.as_str())
             .bind(*amount)
-            .execute(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
+            after.push((account.as_str().to_owned(), row.try_get("amount")?));
         }
     }
+    // One statement for the entries, written once the balances moved so
+    // each carries its account's balance after it (the balance rows are
+    // locked, or the writer is alone, so no other posting interleaves).
+    let rows: Vec<String> = (0..entries.len())
+        .map(|i| {
+            let b = i * 4;
+            format!(
+                "($1, $2, $3, $4, $5, $6, ${}, ${}, ${}, ${})",
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO ledger_entries (merchant_id, env, transaction_id, created_at, source_type, source_id, \
+         account, currency, amount, balance_after) VALUES {}",
+        rows.join(", ")
+    );
+    let mut insert = sqlx::query(&sql)
+        .bind(merchant.as_str())
+        .bind(env.as_str())
+        .bind(&transaction_id)
+        .bind(now)
+        .bind(source.kind)
+        .bind(source.id);
+    for (account, amount) in entries {
+        let balance = after
+            .iter()
+            .find(|(name, _)| name == account.as_str())
+            .map(|(_, balance)| *balance)
+            .ok_or_else(|| StoreError::Corrupt("a ledger balance was not updated".to_owned()))?;
+        insert = insert
+            .bind(account.as_str())
+            .bind(currency.as_str())
+            .bind(*amount)
+            .bind(balance);
+    }
+    insert.execute(&mut *conn).await?;
     Ok(transaction_id)
 }
 

@@ -34,7 +34,7 @@ pub const PAYMENT_TTL_SECS: i64 = 24 * 3600;
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 const COLUMNS: &str = "id, merchant_id, env, amount, currency, method, status, description, metadata, card_brand, \
-    card_last4, crypto_network, crypto_address, amount_received, failure_code, created_at, updated_at, confirmed_at, expires_at";
+    card_last4, crypto_network, crypto_address, amount_received, failure_code, created_at, updated_at, confirmed_at, expires_at, amount_refunded";
 const LISTING: keyset::Listing = keyset::Listing {
     table: "payments",
     columns: COLUMNS,
@@ -213,6 +213,7 @@ struct Record {
     crypto_network: Option<String>,
     crypto_address: Option<String>,
     amount_received: i64,
+    amount_refunded: i64,
     failure_code: Option<String>,
     created_at: i64,
     updated_at: i64,
@@ -236,6 +237,7 @@ fn record_from_row(row: &AnyRow) -> StoreResult<Record> {
         crypto_network: row.try_get("crypto_network")?,
         crypto_address: row.try_get("crypto_address")?,
         amount_received: row.try_get("amount_received")?,
+        amount_refunded: row.try_get("amount_refunded")?,
         failure_code: row.try_get("failure_code")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -271,6 +273,7 @@ impl Record {
                 _ => None,
             },
             amount_received: self.amount_received,
+            amount_refunded: self.amount_refunded,
             failure_code: self.failure_code.clone(),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
@@ -388,7 +391,7 @@ pub async fn receive(
 
 async fn insert(conn: &mut AnyConnection, merchant: &MerchantId, record: &Record) -> ApiResult<()> {
     let sql = format!(
-        "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     );
     sqlx::query(&sql)
         .bind(&record.id)
@@ -410,6 +413,7 @@ async fn insert(conn: &mut AnyConnection, merchant: &MerchantId, record: &Record
         .bind(record.updated_at)
         .bind(record.confirmed_at)
         .bind(record.expires_at)
+        .bind(record.amount_refunded)
         .execute(conn)
         .await?;
     Ok(())
@@ -443,6 +447,7 @@ async fn create_in(
         crypto_network: None,
         crypto_address: None,
         amount_received: 0,
+        amount_refunded: 0,
         failure_code: None,
         created_at: now,
         updated_at: now,
@@ -476,6 +481,7 @@ async fn create_in(
                 record.amount,
                 Account::ExternalCard,
                 Account::Available,
+                ledger::Source::new("payment", &id),
                 now,
             )
             .await?;

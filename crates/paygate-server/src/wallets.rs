@@ -333,7 +333,7 @@ pub async fn credit_deposit(
     now: i64,
 ) -> ApiResult<Deposit> {
     let row =
-        sqlx::query("SELECT payment_id FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3")
+        sqlx::query("SELECT id, payment_id FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3")
             .bind(merchant.as_str())
             .bind(env.as_str())
             .bind(address)
@@ -341,6 +341,12 @@ pub async fn credit_deposit(
             .await?
             .ok_or_else(|| ApiError::field("address", "is not an address generated for this merchant"))?;
     let payment: Option<String> = row.try_get("payment_id")?;
+    let address_id: String = row.try_get("id")?;
+    // A deposit that pays a payment is that payment's movement of the balance.
+    let source = match &payment {
+        Some(payment_id) => ledger::Source::new("payment", payment_id),
+        None => ledger::Source::new("deposit", &address_id),
+    };
     ledger::transfer(
         &mut *conn,
         merchant,
@@ -349,6 +355,7 @@ pub async fn credit_deposit(
         amount,
         Account::ExternalBitcoin,
         Account::Available,
+        source,
         now,
     )
     .await?;

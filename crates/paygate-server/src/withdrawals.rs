@@ -250,6 +250,7 @@ pub async fn create(
                 amount,
                 Account::Available,
                 Account::Reserved,
+                ledger::Source::new("withdrawal", &record.id),
                 now,
             )
             .await?;
@@ -345,6 +346,7 @@ pub async fn decide_in(
                 amount,
                 Account::Reserved,
                 Account::Available,
+                ledger::Source::new("release", id),
                 now,
             )
             .await?;
@@ -381,6 +383,7 @@ pub async fn decide_in(
                     amount,
                     Account::Reserved,
                     Account::ExternalPayout,
+                    ledger::Source::new("payout", id),
                     now,
                 )
                 .await?;

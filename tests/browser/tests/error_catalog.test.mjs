@@ -24,7 +24,7 @@ test("the error catalog renders every code with its cause and fix", async () => 
   assert.match(response.headers()["content-security-policy"], /default-src 'none'/);
   assert.equal(await page.title(), "Paygate error codes");
   const sections = await page.locator("section[id]").count();
-  assert.equal(sections, 40);
+  assert.equal(sections, 42);
   const invalidSignature = page.locator("section#invalid_signature");
   assert.match(await invalidSignature.innerText(), /Cause\..*Fix\./s);
   assert.deepEqual(console.filter((m) => /Content Security Policy|pageerror/.test(m)), []);

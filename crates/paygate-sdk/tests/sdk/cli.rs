@@ -128,6 +128,39 @@ async fn login_keeps_credentials_owner_only_and_the_commands_use_them() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("readable by others"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_create_list_and_get() {
+    let server = support::start().await;
+    let config = tempfile::tempdir().unwrap();
+    let mut create = cli_as(&server, config.path());
+    create.args(["--json", "payments", "create", "--amount", "3000", "--currency", "USD"]);
+    create.args(["--test-card", "4242424242424242"]);
+    let payment = json_lines(&run(create).await).remove(0);
+    let pay_id = payment["id"].as_str().unwrap().to_owned();
+    let mut refund = cli_as(&server, config.path());
+    refund.args(["--json", "refunds", "create", "--payment", &pay_id, "--amount", "1200"]);
+    refund.args(["--reason", "returned"]);
+    let made = json_lines(&run(refund).await).remove(0);
+    assert_eq!(
+        (made["status"].as_str(), made["amount"].as_i64()),
+        (Some("succeeded"), Some(1200))
+    );
+    let mut rest = cli_as(&server, config.path());
+    rest.args(["--json", "refunds", "create", "--payment", &pay_id]);
+    assert_eq!(json_lines(&run(rest).await)[0]["amount"], 1800);
+    let mut again = cli_as(&server, config.path());
+    again.args(["refunds", "create", "--payment", &pay_id]);
+    let refused = run(again).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refund_exceeds_payment"));
+    let mut get = cli_as(&server, config.path());
+    get.args(["--json", "refunds", "get", made["id"].as_str().unwrap()]);
+    assert_eq!(json_lines(&run(get).await)[0]["payment"], pay_id.as_str());
+    let mut list = cli_as(&server, config.path());
+    list.args(["--json", "refunds", "list", "--all", "--limit", "1"]);
+    assert_eq!(json_lines(&run(list).await).len(), 2);
+}
+
 async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     let (sender, deliveries) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(

@@ -4,6 +4,8 @@
 
 mod accounts;
 mod audit;
+mod charts;
+mod finance;
 mod keys;
 mod listing;
 mod mail;
@@ -37,6 +39,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/codes", post(money::send_code))
         .route("/dashboard/payments", get(money::payments))
         .route("/dashboard/payments/{id}", get(money::payment))
+        .route("/dashboard/payments/{id}/refund", post(finance::refund))
+        .route("/dashboard/balance-transactions", get(finance::statement))
+        .route("/dashboard/balance-transactions/export", get(finance::export))
         .route("/dashboard/withdrawals", get(money::withdrawals))
         .route("/dashboard/withdrawals/{id}/decide", post(money::decide))
         .route("/dashboard/audit", get(audit::list))

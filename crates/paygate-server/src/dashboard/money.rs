@@ -123,15 +123,37 @@ pub struct PaymentPage {
     pub row: PaymentRow,
     pub payment: Payment,
     pub received: String,
+    pub refund: super::finance::RefundPanel,
 }
 
-pub async fn payment(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Response> {
-    let payment = crate::payments::find_payment(&state, viewer.merchant(), viewer.env(), id).await?;
+pub async fn payment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(done): Query<Done>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    payment_view(&state, &viewer, id, done.notice(), None).await
+}
+
+/// The payment page, with a notice or an error above it.
+pub async fn payment_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: String,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let payment = crate::payments::find_payment(state, viewer.merchant(), viewer.env(), id).await?;
+    let refund = super::finance::refund_panel(state, viewer, &payment).await?;
     Ok(render(&PaymentPage {
-        frame: viewer.frame("/dashboard/payments"),
+        frame: viewer
+            .frame("/dashboard/payments")
+            .with_notice(notice)
+            .with_error(error),
         row: payment_row(&payment),
         received: format_minor(payment.amount_received, &payment.currency),
         payment,
+        refund,
     }))
 }
 

@@ -65,6 +65,7 @@ pub const NAVIGATION: &[(&str, &str)] = &[
     ("/dashboard", "Balances"),
     ("/dashboard/payments", "Payments"),
     ("/dashboard/withdrawals", "Withdrawals"),
+    ("/dashboard/balance-transactions", "Statement"),
     ("/dashboard/api-keys", "API keys"),
     ("/dashboard/webhooks", "Webhooks"),
     ("/dashboard/security", "Security"),
@@ -171,6 +172,7 @@ impl Done {
             "policy" => "Security policy saved.",
             "allowlist" => "IP allowlist saved. It applies to the key's next request.",
             "redelivered" => "Redelivery planned: it goes out shortly.",
+            "refunded" => "Refund made: the money is on its way back to the payor.",
             _ => return None,
         })
     }

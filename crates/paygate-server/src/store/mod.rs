@@ -7,6 +7,7 @@ pub mod auth;
 pub mod dashboard;
 mod epoch;
 mod ledger;
+pub use ledger::DayFigure;
 pub mod merchants;
 pub mod page;
 mod writer;

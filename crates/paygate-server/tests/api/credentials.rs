@@ -153,6 +153,7 @@ async fn test_and_live_never_mix() {
                     5000,
                     paygate_server::ledger::Account::ExternalCard,
                     paygate_server::ledger::Account::Available,
+                    paygate_server::ledger::Source::new("payment", "pay_seeded"),
                     0,
                 )
                 .await

@@ -14,7 +14,7 @@ use crate::support::{spawn_with, TestApp};
 
 const PASSWORD: &str = "a long enough password";
 
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
+pub(crate) async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
     let mut browser = Browser::new(app);
     register_and_verify(&mut browser, email, PASSWORD).await;
     let response = sign_in(&mut browser, email, PASSWORD).await;
@@ -23,7 +23,7 @@ async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
 }
 
 /// Creates a key on the API keys page; returns the page and the API client.
-async fn key_from_dashboard(browser: &mut Browser<'_>, name: &str) -> (String, Api) {
+pub(crate) async fn key_from_dashboard(browser: &mut Browser<'_>, name: &str) -> (String, Api) {
     let csrf = browser.csrf("/dashboard/api-keys").await;
     let html = browser
         .post("/dashboard/api-keys", &[("csrf", &csrf), ("name", name)])

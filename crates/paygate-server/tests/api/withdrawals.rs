@@ -212,6 +212,7 @@ async fn live_approval_waits_in_processing_with_the_funds_still_reserved() {
                     900,
                     paygate_server::ledger::Account::ExternalCard,
                     paygate_server::ledger::Account::Available,
+                    paygate_server::ledger::Source::new("payment", "pay_seeded"),
                     0,
                 )
                 .await

@@ -6,6 +6,7 @@ mod login;
 mod money;
 mod output;
 mod profile;
+mod refunds;
 mod scan;
 mod verify;
 
@@ -39,6 +40,9 @@ enum Command {
     /// Create, list, show, approve and reject withdrawals.
     #[command(subcommand)]
     Withdrawals(money::WithdrawalCommand),
+    /// Create, list and show refunds.
+    #[command(subcommand)]
+    Refunds(refunds::RefundCommand),
     /// Make an event happen in test mode (e.g. `trigger payment.succeeded`).
     Trigger {
         /// payment.created, payment.succeeded, payment.failed or payment.canceled.
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
             Command::Login(args) => login::run(args, cli.json).await,
             Command::Payments(command) => money::payments(command, cli.json).await,
             Command::Withdrawals(command) => money::withdrawals(command, cli.json).await,
+            Command::Refunds(command) => refunds::refunds(command, cli.json).await,
             Command::Trigger { event } => money::trigger(&event, cli.json).await,
             Command::Listen(args) => listen::run(args, cli.json).await,
             Command::Scan { .. } | Command::VerifyWebhook(_) => Ok(()),

@@ -76,11 +76,11 @@ pub enum WithdrawalCommand {
     Reject { id: String },
 }
 
-fn client() -> Result<Client, String> {
+pub(crate) fn client() -> Result<Client, String> {
     Profile::load()?.client()
 }
 
-fn keyed(client: Client, key: Option<String>) -> Client {
+pub(crate) fn keyed(client: Client, key: Option<String>) -> Client {
     match key {
         Some(key) => client.with_idempotency_key(key),
         None => client,
@@ -204,11 +204,11 @@ fn test_card_details(number: String) -> CardDetails {
     }
 }
 
-fn params(args: &ListArgs) -> ListParams {
+pub(crate) fn params(args: &ListArgs) -> ListParams {
     ListParams::default().limit(args.limit)
 }
 
-async fn list<T: DeserializeOwned + Serialize>(
+pub(crate) async fn list<T: DeserializeOwned + Serialize>(
     pager: Pager<T>,
     args: &ListArgs,
     json: bool,
