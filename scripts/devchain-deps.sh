@@ -10,7 +10,7 @@ set -euo pipefail
 ANVIL_VERSION=1.7.1
 SOLC_VERSION=0.8.30
 home="${PAYGATE_DEVCHAIN_HOME:-$HOME/.cache/paygate-devchain}"
-stamp="$home/.installed-anvil-$ANVIL_VERSION-solc-$SOLC_VERSION"
+stamp="$home/.installed-anvil-$ANVIL_VERSION-solc-$SOLC_VERSION-v2"
 
 if [ ! -e "$stamp" ]; then
   command -v npm >/dev/null || { echo "devchain-deps: npm is required (Node.js 18+)" >&2; exit 1; }
@@ -19,7 +19,12 @@ if [ ! -e "$stamp" ]; then
   echo "devchain-deps: installing @foundry-rs/anvil@$ANVIL_VERSION and solc@$SOLC_VERSION into $home" >&2
   npm install --prefix "$home" --no-audit --no-fund --silent \
     "@foundry-rs/anvil@$ANVIL_VERSION" "solc@$SOLC_VERSION" >&2
-  "$home/node_modules/.bin/anvil" --version >/dev/null
+  # The platform binary itself, not npm's node wrapper (a wrapper killed by
+  # a test would leave anvil running).
+  mkdir -p "$home/bin"
+  for b in "$home"/node_modules/@foundry-rs/anvil-*/bin/anvil; do ln -sf "$b" "$home/bin/anvil"; done
+  ln -sf "$home/node_modules/.bin/solcjs" "$home/bin/solcjs"
+  "$home/bin/anvil" --version >/dev/null
   touch "$stamp"
 fi
-echo "$home/node_modules/.bin"
+echo "$home/bin"
