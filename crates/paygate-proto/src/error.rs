@@ -68,9 +68,9 @@ error_codes! {
     IdempotencyKeyRequired = ("idempotency_key_required", 400, "Idempotency key required", "This request requires an Idempotency-Key header.",
         "Some writes, such as withdrawal creation, must carry an `Idempotency-Key`.",
         "Generate a unique key (for example a UUID) per logical operation and send it in `Idempotency-Key`.");
-    AmbiguousCredentials = ("ambiguous_credentials", 400, "Ambiguous credentials", "Send either an API key or an access token, not both.",
-        "The request carried both an API key and a bearer token.",
-        "Authenticate with exactly one of them.");
+    AmbiguousCredentials = ("ambiguous_credentials", 400, "Ambiguous credentials", "Send exactly one credential, and each credential header once.",
+        "The request carried both an API key and a bearer token, or a credential header (`x-api-key`/`apikey`, `Authorization`, `x-merchant-id`, `x-api-secret`, `x-session-id`, `x-timestamp`, `x-signature`, `x-session-token`) more than once.",
+        "Authenticate with exactly one of an API key or an access token, and send each credential header once.");
     MissingCredentials = ("missing_credentials", 401, "Missing credentials", "No credentials were provided.",
         "The request carried neither an API key nor a bearer token, or the merchant's policy requires a token.",
         "Send `x-api-key`, or exchange it at `POST /v1/auth/token` and send `Authorization: Bearer` with `x-session-id`.");

@@ -60,3 +60,26 @@ impl Scope {
 pub fn allows(granted: &[Scope], needed: Scope) -> bool {
     granted.iter().any(|s| *s == Scope::All || *s == needed)
 }
+
+/// Whether every scope of `requested` lies within `granted`: `*` holds
+/// every scope, and only `*` may grant `*`.
+pub fn within(granted: &[Scope], requested: &[Scope]) -> bool {
+    granted.contains(&Scope::All) || requested.iter().all(|s| *s != Scope::All && granted.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_grants_only_what_it_holds() {
+        let manager = [Scope::KeysManage, Scope::PaymentsRead];
+        assert!(within(&manager, &[Scope::PaymentsRead]));
+        assert!(within(&manager, &[Scope::KeysManage, Scope::PaymentsRead]));
+        assert!(!within(&manager, &[Scope::All]));
+        assert!(!within(&manager, &[Scope::PayoutsApprove]));
+        assert!(!within(&manager, &[Scope::PaymentsRead, Scope::PaymentsWrite]));
+        assert!(within(&[Scope::All], &[Scope::All]));
+        assert!(within(&[Scope::All], &[Scope::PayoutsApprove]));
+    }
+}

@@ -282,7 +282,7 @@ impl Client {
     /// client's retry carries the revoked key and is refused (`401`): lock
     /// down again from the dashboard or with `paygate merchant lockdown`.
     pub async fn lock_down(&self) -> Result<LockdownReply, Error> {
-        self.post("/v1/security/lockdown", &serde_json::json!({})).await
+        self.post_empty("/v1/security/lockdown").await
     }
 
     // Leaked keys (14)

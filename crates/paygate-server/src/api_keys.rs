@@ -52,6 +52,7 @@ pub async fn create(
     caller.require(Scope::KeysManage)?;
     caller.require_secret()?;
     let spec = key_spec(body)?;
+    caller.require_within(&spec.scopes)?;
     let now = state.now();
     let prepared = prepare_key(state.master_key(), &caller.merchant_id, caller.env, &spec, now)?;
     let (merchant, env) = (caller.merchant_id.clone(), caller.env);
@@ -212,6 +213,8 @@ pub async fn roll(
         return Err(ApiError::field("expire_old_in", "must be 0 to 604800 seconds"));
     }
     let old = own_active_key(&state, &caller.merchant_id, caller.env, &id).await?;
+    let old_scopes: Vec<Scope> = old.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
+    caller.require_within(&old_scopes)?;
     let issued = roll_key(&state, &old, grace, &Actor::api(&caller, client_ip)).await?;
     Ok(ApiJson(issued))
 }

@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/checkout/sessions", post(crate::checkout::create))
         .route("/v1/checkout/sessions/{id}", get(crate::checkout::get))
         .route("/v1/events/{id}", get(events::get))
+        .route_layer(middleware::from_fn(crate::http::no_body::refuse_unread_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
     let open = Router::new()
@@ -158,7 +159,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leaked-keys", post(crate::leaked_keys::report))
         .route("/v1/payor/session", get(crate::checkout::payor_session))
         .route("/v1/payor/session/pay", post(crate::checkout::payor_pay))
-        .route("/v1/payor/session/realtime", post(crate::checkout::payor_realtime));
+        .route("/v1/payor/session/realtime", post(crate::checkout::payor_realtime))
+        .route_layer(middleware::from_fn(crate::http::no_body::refuse_unread_body));
 
     Router::new()
         .merge(open)

@@ -243,6 +243,7 @@ pub async fn get(
 async fn payor(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Session> {
     let invalid = || ApiError::new(ErrorCode::InvalidSessionToken);
     let h = &parts.headers;
+    crate::auth::credential_headers::check_payor(h)?;
     if h.contains_key(headers::API_KEY)
         || h.contains_key(headers::API_KEY_ALIAS)
         || h.contains_key(http::header::AUTHORIZATION)
@@ -387,7 +388,7 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
 pub async fn payor_realtime(State(state): State<AppState>, req: Request) -> ApiResult<ApiJson<RealtimeToken>> {
     let (parts, body) = read(req).await?;
     let session = payor(&state, &parts, &body).await?;
-    let token = realtime::mint(&state, &session.merchant_id, session.env, Some(&session.id)).await?;
+    let token = realtime::mint(&state, &session.merchant_id, session.env, Some(&session.id), None).await?;
     Ok(ApiJson(RealtimeToken {
         ws_token: token.expose_secret().to_owned(),
         expires_in: u64::try_from(realtime::WS_TOKEN_TTL_SECS).unwrap_or(60),

@@ -114,6 +114,99 @@ impl Modify for ProblemResponses {
 
 const PROBLEM_CONTENT_TYPE: &str = paygate_proto::headers::PROBLEM_CONTENT_TYPE;
 
+/// `(METHOD, path template)` of every documented operation that takes a
+/// request body.
+pub fn operations_with_body() -> std::collections::HashSet<(String, String)> {
+    let doc = ApiDoc::openapi();
+    let mut set = std::collections::HashSet::new();
+    for (path, item) in &doc.paths.paths {
+        let operations = [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ];
+        for (method, operation) in operations {
+            if operation.as_ref().is_some_and(|op| op.request_body.is_some()) {
+                set.insert((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    set
+}
+
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every object a request body can hold, at any depth, refuses unknown
+    /// fields (`additionalProperties: false`, which the schema derive writes
+    /// for `#[serde(deny_unknown_fields)]`).
+    #[test]
+    fn every_request_body_refuses_unknown_fields() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut open = Vec::new();
+        let mut seen = HashSet::new();
+        let mut bodies = 0;
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+                if !schema.is_null() {
+                    bodies += 1;
+                    walk(&doc, schema, "body", &mut seen, &mut open);
+                }
+            }
+        }
+        assert!(bodies >= 13, "only {bodies} request bodies found");
+        // The schema derive does not mark the variants of an internally
+        // tagged enum; serde refuses their unknown fields all the same.
+        let extra = r#"{"type":"bank","iban":"GB82WEST12345698765432","name":"A","swift":"X"}"#;
+        assert!(serde_json::from_str::<paygate_proto::payments::Destination>(extra).is_err());
+        open.retain(|at| at != "Destination");
+        assert!(open.is_empty(), "request objects that accept unknown fields: {open:?}");
+    }
+
+    fn walk(doc: &Value, schema: &Value, at: &str, seen: &mut HashSet<String>, open: &mut Vec<String>) {
+        if let Some(reference) = schema["$ref"].as_str() {
+            if seen.insert(reference.to_owned()) {
+                let name = reference.rsplit('/').next().unwrap();
+                walk(doc, &doc["components"]["schemas"][name], name, seen, open);
+            }
+            return;
+        }
+        if let Some(properties) = schema["properties"].as_object() {
+            if schema["additionalProperties"] != Value::Bool(false) {
+                open.push(at.to_owned());
+            }
+            for (field, inner) in properties {
+                walk(doc, inner, &format!("{at}.{field}"), seen, open);
+            }
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            for inner in schema[key].as_array().into_iter().flatten() {
+                walk(doc, inner, at, seen, open);
+            }
+        }
+        if schema["items"].is_object() {
+            walk(doc, &schema["items"], at, seen, open);
+        }
+    }
+
+    #[test]
+    fn bodiless_routes_are_known() {
+        let with_body = operations_with_body();
+        assert!(with_body.contains(&("POST".to_owned(), "/v1/payments".to_owned())));
+        assert!(with_body.contains(&("POST".to_owned(), "/v1/api-keys/{id}/roll".to_owned())));
+        assert!(!with_body.contains(&("POST".to_owned(), "/v1/payments/{id}/cancel".to_owned())));
+        assert!(!with_body.contains(&("POST".to_owned(), "/v1/auth/token".to_owned())));
+    }
 }

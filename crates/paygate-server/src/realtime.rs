@@ -4,11 +4,13 @@
 //!
 //! A pump tails the outbox table and broadcasts each new event to this
 //! instance's sockets; a lockdown's or suspension's alert closes the
-//! sockets of that merchant and environment. Every instance tails the shared database, so an event
+//! sockets of that merchant and environment, and a key's revocation or roll
+//! closes the sockets opened with that key (see [`revocation`]). Every instance tails the shared database, so an event
 //! made on one instance reaches sockets held by any other: the database is
 //! the fan-out, within one poll (100 ms) of the commit. Events that commit
 //! out of order are caught by [`tail`].
 
+mod revocation;
 mod tail;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct Pushed {
     /// A lockdown's or suspension's alert: the merchant's sockets in that
     /// environment close.
     ends_sockets: bool,
+    /// A key's revocation or roll: the sockets opened with it close.
+    key_end: Option<revocation::KeyEnd>,
 }
 
 /// The fan-out point of this instance's sockets.
@@ -136,6 +140,7 @@ async fn events_after(store: &Store, high: i64, awaited: &[i64]) -> StoreResult<
         let payload: String = row.try_get("payload")?;
         let related = related_ids(&payload);
         let ends_sockets = ends_sockets(&payload);
+        let key_end = revocation::key_end(&payload);
         out.push((
             row.try_get("seq")?,
             Pushed {
@@ -144,6 +149,7 @@ async fn events_after(store: &Store, high: i64, awaited: &[i64]) -> StoreResult<
                 payload,
                 related,
                 ends_sockets,
+                key_end,
             },
         ));
     }
@@ -203,6 +209,7 @@ pub async fn create_token(
         &caller.merchant_id,
         caller.env,
         body.checkout_session.as_deref(),
+        Some(&caller.key_id),
     )
     .await?;
     Ok(ApiJson(RealtimeToken {
@@ -211,19 +218,21 @@ pub async fn create_token(
     }))
 }
 
-/// Mints a single-use socket token for a merchant's events (or one session's).
+/// Mints a single-use socket token for a merchant's events (or one
+/// session's), with the API key it was minted with (none for a payor's).
 pub async fn mint(
     state: &AppState,
     merchant: &paygate_proto::MerchantId,
     env: Environment,
     checkout_session: Option<&str>,
+    key_id: Option<&str>,
 ) -> ApiResult<secrecy::SecretString> {
     let token = generate_opaque_token(WS_TOKEN_PREFIX, &mut rand::rngs::OsRng);
     let now = state.now();
     let mut tx = state.store().begin_write().await?;
     sqlx::query(
-        "INSERT INTO ws_tokens (token_hash, merchant_id, env, checkout_session, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO ws_tokens (token_hash, merchant_id, env, checkout_session, created_at, expires_at, key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token_hash(token.expose_secret()))
     .bind(merchant.as_str())
@@ -231,6 +240,7 @@ pub async fn mint(
     .bind(checkout_session)
     .bind(now)
     .bind(now + WS_TOKEN_TTL_SECS)
+    .bind(key_id)
     .execute(tx.conn())
     .await?;
     sqlx::query("DELETE FROM ws_tokens WHERE expires_at < $1")
@@ -247,6 +257,8 @@ struct Grant {
     merchant_id: String,
     env: Environment,
     checkout_session: Option<String>,
+    /// The key the token was minted with, and when that key stops working.
+    key: Option<(String, Option<i64>)>,
 }
 
 impl Grant {
@@ -287,7 +299,7 @@ async fn redeem(state: &AppState, token: &str) -> ApiResult<Grant> {
     let mut tx = state.store().begin_write().await?;
     let row = sqlx::query(
         "UPDATE ws_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-         RETURNING merchant_id, env, checkout_session",
+         RETURNING merchant_id, env, checkout_session, key_id",
     )
     .bind(now)
     .bind(token_hash(token))
@@ -296,10 +308,23 @@ async fn redeem(state: &AppState, token: &str) -> ApiResult<Grant> {
     tx.commit().await?;
     let row = row.ok_or_else(invalid)?;
     let env: String = row.try_get("env").map_err(ApiError::internal)?;
+    let key_id: Option<String> = row.try_get("key_id").map_err(ApiError::internal)?;
+    // A token outlives no revocation: its key must still work now.
+    let key = match key_id {
+        Some(id) => {
+            let record = state.store().key_by_id(&id).await?.ok_or_else(invalid)?;
+            if record.revoked_at.is_some() || !crate::key_age::works(&record, &state.config().auth, now) {
+                return Err(invalid());
+            }
+            Some((id, record.expires_at))
+        }
+        None => None,
+    };
     Ok(Grant {
         merchant_id: row.try_get("merchant_id").map_err(ApiError::internal)?,
         env: Environment::parse(&env).ok_or_else(|| ApiError::internal("ws token env"))?,
         checkout_session: row.try_get("checkout_session").map_err(ApiError::internal)?,
+        key,
     })
 }
 
@@ -314,30 +339,43 @@ pub async fn connect(
     Query(query): Query<ConnectQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    // Listen before the token is checked: an event that ends this socket
+    // and commits after the check is then never missed.
+    let events = state.realtime().sender.subscribe();
     let grant = redeem(&state, query.ws_token.as_deref().unwrap_or_default()).await?;
     let upgrade = upgrade
         .map_err(|_| ApiError::new(ErrorCode::BadRequest).with_detail("Connect with a WebSocket upgrade (wss://)."))?;
-    let events = state.realtime().sender.subscribe();
-    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, events, grant)))
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, events, grant, state)))
 }
 
-async fn serve_socket(mut socket: WebSocket, mut events: broadcast::Receiver<Arc<Pushed>>, grant: Grant) {
+async fn serve_socket(
+    mut socket: WebSocket,
+    mut events: broadcast::Receiver<Arc<Pushed>>,
+    grant: Grant,
+    state: AppState,
+) {
     let mut ping = tokio::time::interval(PING_EVERY);
+    let key_id = grant.key.as_ref().map(|(id, _)| id.as_str());
+    let mut closes_at = grant
+        .key
+        .as_ref()
+        .and_then(|(_, at)| *at)
+        .map(|at| revocation::deadline(at, state.now()));
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Ok(event) if grant.sees(&event) => {
-                    if socket.send(Message::Text(event.payload.clone().into())).await.is_err() {
+                Ok(event) if grant.owns(&event) => {
+                    if grant.sees(&event) && socket.send(Message::Text(event.payload.clone().into())).await.is_err() {
                         return;
                     }
-                    if event.ends_sockets {
+                    let key_end = event.key_end.as_ref().filter(|end| Some(end.key_id.as_str()) == key_id);
+                    if let Some(at) = key_end.map(|end| end.at) {
+                        closes_at = Some(revocation::deadline(at.unwrap_or(i64::MIN), state.now()));
+                    }
+                    if event.ends_sockets || closes_at.is_some_and(|at| at <= std::time::Instant::now()) {
                         let _ = socket.send(Message::Close(None)).await;
                         return;
                     }
-                }
-                Ok(event) if event.ends_sockets && grant.owns(&event) => {
-                    let _ = socket.send(Message::Close(None)).await;
-                    return;
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -351,6 +389,10 @@ async fn serve_socket(mut socket: WebSocket, mut events: broadcast::Receiver<Arc
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
+            () = revocation::until(closes_at) => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             _ = ping.tick() => {
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
                     return;
@@ -372,11 +414,13 @@ mod tests {
             payload: String::new(),
             related: related_ids(r#"{"data":{"object":{"id":"pay_1","checkout_session":"cs_1"}}}"#),
             ends_sockets: false,
+            key_end: None,
         };
         let grant = |m: &str, env, cs: Option<&str>| Grant {
             merchant_id: m.into(),
             env,
             checkout_session: cs.map(Into::into),
+            key: None,
         };
         assert!(grant("MCH-ZA-AAAAAA", Environment::Test, None).sees(&event));
         assert!(grant("MCH-ZA-AAAAAA", Environment::Test, Some("cs_1")).sees(&event));

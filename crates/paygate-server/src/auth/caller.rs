@@ -44,6 +44,18 @@ impl Caller {
         }
     }
 
+    /// `403 insufficient_scope` unless every scope of `requested` lies
+    /// within the key's own: a key may create or roll only keys no broader
+    /// than itself (a `*` key may grant any).
+    pub fn require_within(&self, requested: &[Scope]) -> Result<(), ApiError> {
+        if scopes::within(&self.scopes, requested) {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::InsufficientScope)
+                .with_detail("A key may create or roll only keys whose scopes lie within its own."))
+        }
+    }
+
     /// `401 api_secret_required` unless the request proved the API secret.
     pub fn require_secret(&self) -> Result<(), ApiError> {
         if self.secret_verified {

@@ -9,6 +9,7 @@
 mod api_key;
 mod cache;
 mod caller;
+pub mod credential_headers;
 pub mod decisions;
 mod jwt_crypto;
 pub mod replay;
@@ -169,13 +170,12 @@ async fn verify(
     ip: IpAddr,
     trail: &mut Trail,
 ) -> Result<(Caller, Body), ApiError> {
+    credential_headers::check_merchant(&parts.headers)?;
     let auth = state.auth();
     let epoch = auth.epoch(state.store()).await?;
     let now = state.now();
     let headers = &parts.headers;
-    let api_key = headers
-        .get(headers::API_KEY)
-        .or_else(|| headers.get(headers::API_KEY_ALIAS));
+    let api_key = credential_headers::api_key(headers);
     let bearer = headers.get(http::header::AUTHORIZATION);
     let (key, credential, session_id) = match (api_key, bearer) {
         (Some(_), Some(_)) => return Err(ApiError::new(ErrorCode::AmbiguousCredentials)),

@@ -46,12 +46,14 @@ pub async fn verify(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .ok_or_else(|| out_of_range("A signed request needs `x-timestamp` (Unix seconds)."))?;
-    let seconds: i64 = timestamp
-        .parse()
-        .map_err(|_| out_of_range("`x-timestamp` must be Unix time in whole seconds."))?;
+    // Digits only: `+1700000000` or ` 1700000000` would parse, but name the
+    // same second as a differently spelled, differently signed string.
+    let seconds: i64 = Some(timestamp)
+        .filter(|t| !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| out_of_range("`x-timestamp` must be Unix time in whole seconds (digits only)."))?;
     if now.abs_diff(seconds) > tolerance_secs.unsigned_abs() {
-        let digits = timestamp.trim_start_matches('-').len();
-        return Err(if digits == 13 {
+        return Err(if timestamp.len() == 13 {
             out_of_range("`x-timestamp` looks like milliseconds: send Unix time in seconds, not milliseconds.")
         } else {
             out_of_range(&format!(

@@ -7,6 +7,7 @@ pub mod error;
 pub mod json;
 pub mod list;
 pub mod listener;
+pub mod no_body;
 pub mod origin;
 pub mod response;
 pub mod tls;

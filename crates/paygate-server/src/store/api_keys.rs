@@ -104,15 +104,6 @@ impl Store {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    /// Revokes a key and its sessions (operator use: any tenant). Returns
-    /// false when it did not exist or was already revoked.
-    pub async fn revoke_key(&self, id: &str, now: i64) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let revoked = super::auth::revoke_key_in(tx.conn(), id, None, now).await?;
-        tx.commit().await?;
-        Ok(revoked)
-    }
-
     /// One page of the keys of `merchant` in `env` that still work at `now`
     /// (made after `made_after`, the maximum age's bound), in `created_at`
     /// order (keyset pagination, see `http::list`).

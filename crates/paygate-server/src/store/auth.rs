@@ -91,6 +91,13 @@ pub async fn revoke_sessions_of_key(conn: &mut AnyConnection, key_id: &str, now:
         .bind(key_id)
         .execute(&mut *conn)
         .await?;
+    // Its unused ws tokens are spent with it; its open sockets close on the
+    // `api_key.revoked` or `api_key.rolled` event of the same transaction.
+    sqlx::query("UPDATE ws_tokens SET used_at = $1 WHERE key_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(key_id)
+        .execute(&mut *conn)
+        .await?;
     bump_epoch(conn).await?;
     Ok(result.rows_affected())
 }

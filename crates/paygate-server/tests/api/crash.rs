@@ -231,7 +231,6 @@ async fn mixed_writes(api: Api, client: usize, round: usize, acked: Arc<Mutex<Mi
                     api.http
                         .post(format!("{}/v1/withdrawal-requests/{id}/reject", api.base_url))
                         .header("x-api-secret", api.secret.as_deref().unwrap_or_default())
-                        .json(&json!({}))
                 }
                 None => continue,
             },

@@ -138,7 +138,7 @@ async fn step(api: &Api, model: &mut Model, op: &Op, n: usize) -> Result<(), Tes
                 "/v1/withdrawal-requests/{id}/{}",
                 if approve { "approve" } else { "reject" }
             );
-            let reply = api.post(&path, json!({})).await;
+            let reply = api.post_empty(&path).await;
             if pending {
                 check(reply.status == 200, format!("decision: {}", reply.body))?;
                 let usd = model.balances.entry("USD").or_default();
@@ -160,7 +160,7 @@ async fn step(api: &Api, model: &mut Model, op: &Op, n: usize) -> Result<(), Tes
             }
             let i = pick % model.payments.len();
             let (id, cancelable) = model.payments[i].clone();
-            let reply = api.post(&format!("/v1/payments/{id}/cancel"), json!({})).await;
+            let reply = api.post_empty(&format!("/v1/payments/{id}/cancel")).await;
             if cancelable {
                 check(reply.status == 200, format!("cancel: {}", reply.body))?;
                 model.payments[i].1 = false;

@@ -15,6 +15,8 @@ mod credentials;
 mod dashboard;
 mod dashboard_pages;
 mod errors;
+mod findings;
+mod findings_revocation;
 mod idempotency;
 mod key_lifecycle;
 mod keys;

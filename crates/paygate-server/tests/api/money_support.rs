@@ -101,6 +101,11 @@ impl Api {
         self.send("POST", path, Some(&body), None).await
     }
 
+    /// A `POST` with no body, for the routes that take none.
+    pub async fn post_empty(&self, path: &str) -> Reply {
+        self.send("POST", path, None, None).await
+    }
+
     pub async fn post_idem(&self, path: &str, body: Value, key: &str) -> Reply {
         self.send("POST", path, Some(&body), Some(key)).await
     }

@@ -230,7 +230,7 @@ async fn two_hundred_concurrent_withdrawals_over_three_instances_accept_exactly_
     let decide = |n: usize, verb: &'static str| {
         let api = apis[n].clone();
         let path = format!("/v1/withdrawal-requests/{}/{verb}", ran[0]);
-        tokio::spawn(async move { api.post(&path, json!({})).await })
+        tokio::spawn(async move { api.post_empty(&path).await })
     };
     let (approve, reject) = (decide(0, "approve"), decide(2, "reject"));
     let (approve, reject) = (approve.await.unwrap(), reject.await.unwrap());

@@ -159,10 +159,7 @@ async fn live_mode_never_accepts_a_card_number_and_never_mixes_with_test() {
     );
     let id = live_payment["id"].as_str().unwrap();
     assert_eq!(test.get(&format!("/v1/payments/{id}")).await.status, 404);
-    assert_eq!(
-        test.post(&format!("/v1/payments/{id}/cancel"), json!({})).await.status,
-        404
-    );
+    assert_eq!(test.post_empty(&format!("/v1/payments/{id}/cancel")).await.status, 404);
     assert_eq!(live.get(&format!("/v1/payments/{id}")).await.status, 200);
     // Live crypto needs a configured wallet: no sandbox key is made there.
     let crypto = live
@@ -197,16 +194,13 @@ async fn cancel_only_from_requires_payment_and_unpaid_payments_expire() {
         .ok();
     assert_eq!(open["status"], "requires_payment");
     let id = open["id"].as_str().unwrap().to_owned();
-    let canceled = api.post(&format!("/v1/payments/{id}/cancel"), json!({})).await.ok();
+    let canceled = api.post_empty(&format!("/v1/payments/{id}/cancel")).await.ok();
     assert_eq!(canceled["status"], "canceled");
-    let again = api.post(&format!("/v1/payments/{id}/cancel"), json!({})).await;
+    let again = api.post_empty(&format!("/v1/payments/{id}/cancel")).await;
     assert_eq!((again.status, again.code()), (409, "invalid_state"));
     let paid = api.fund(100, "GBP").await;
     let paid_cancel = api
-        .post(
-            &format!("/v1/payments/{}/cancel", paid["id"].as_str().unwrap()),
-            json!({}),
-        )
+        .post_empty(&format!("/v1/payments/{}/cancel", paid["id"].as_str().unwrap()))
         .await;
     assert_eq!(paid_cancel.code(), "invalid_state");
 
@@ -228,7 +222,7 @@ async fn cancel_only_from_requires_payment_and_unpaid_payments_expire() {
         api.get(&format!("/v1/payments/{later_id}")).await.ok()["status"],
         "expired"
     );
-    let too_late = api.post(&format!("/v1/payments/{later_id}/cancel"), json!({})).await;
+    let too_late = api.post_empty(&format!("/v1/payments/{later_id}/cancel")).await;
     assert_eq!(too_late.code(), "invalid_state");
     let events = api.get("/v1/events?limit=100").await.ok();
     let expired: Vec<_> = events["data"]

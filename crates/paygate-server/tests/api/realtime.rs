@@ -30,11 +30,13 @@ pub async fn mint(app: &TestApp, key: &str, body: Value) -> String {
 }
 
 pub async fn open(app: &TestApp, token: &str) -> Socket {
-    let tls = tls_connect(&app.ca_pem, app.running.local_addr).await;
-    let url = format!(
-        "wss://localhost:{}/v1/realtime?ws_token={token}",
-        app.running.local_addr.port()
-    );
+    open_on(app, app.running.local_addr, token).await
+}
+
+/// Opens a socket on the instance listening at `addr`.
+pub async fn open_on(app: &TestApp, addr: std::net::SocketAddr, token: &str) -> Socket {
+    let tls = tls_connect(&app.ca_pem, addr).await;
+    let url = format!("wss://localhost:{}/v1/realtime?ws_token={token}", addr.port());
     let (socket, response) = tokio_tungstenite::client_async(url, tls).await.expect("upgrade");
     assert_eq!(response.status(), 101);
     socket

@@ -34,7 +34,7 @@ async fn reserve_then_approve_pays_and_reject_releases() {
     let first_id = first["id"].as_str().unwrap();
     let second_id = second["id"].as_str().unwrap();
     // The secret is required, and the scope.
-    let no_secret = api.without_secret().post(&approve(first_id), json!({})).await;
+    let no_secret = api.without_secret().post_empty(&approve(first_id)).await;
     assert_eq!((no_secret.status, no_secret.code()), (401, "api_secret_required"));
     let limited = api
         .post(
@@ -49,22 +49,22 @@ async fn reserve_then_approve_pays_and_reject_releases() {
         ..api.clone()
     };
     assert_eq!(
-        limited.post(&approve(first_id), json!({})).await.code(),
+        limited.post_empty(&approve(first_id)).await.code(),
         "insufficient_scope"
     );
 
-    let paid = api.post(&approve(first_id), json!({})).await.ok();
+    let paid = api.post_empty(&approve(first_id)).await.ok();
     assert_eq!(paid["status"], "paid");
     assert_eq!(api.balance("EUR").await, (3_000, 0, 3_000));
     for path in [approve(first_id), reject(first_id)] {
-        let again = api.post(&path, json!({})).await;
+        let again = api.post_empty(&path).await;
         assert_eq!((again.status, again.code()), (409, "invalid_state"));
     }
-    let rejected = api.post(&reject(second_id), json!({})).await.ok();
+    let rejected = api.post_empty(&reject(second_id)).await.ok();
     assert_eq!(rejected["status"], "rejected");
     assert_eq!(api.balance("EUR").await, (6_000, 0, 0));
-    assert_eq!(api.post(&approve(second_id), json!({})).await.code(), "invalid_state");
-    assert_eq!(api.post(&approve("wd_missing"), json!({})).await.status, 404);
+    assert_eq!(api.post_empty(&approve(second_id)).await.code(), "invalid_state");
+    assert_eq!(api.post_empty(&approve("wd_missing")).await.status, 404);
 
     let events = api.get("/v1/events?limit=100").await.ok();
     let types: Vec<&str> = events["data"]
@@ -223,14 +223,12 @@ async fn live_approval_waits_in_processing_with_the_funds_still_reserved() {
     assert_eq!(created["env"], "live");
     let id = created["id"].as_str().unwrap();
     let approved = live
-        .post(&format!("/v1/withdrawal-requests/{id}/approve"), json!({}))
+        .post_empty(&format!("/v1/withdrawal-requests/{id}/approve"))
         .await
         .ok();
     assert_eq!(approved["status"], "processing");
     assert_eq!(live.balance("GBP").await, (300, 0, 600));
-    let again = live
-        .post(&format!("/v1/withdrawal-requests/{id}/reject"), json!({}))
-        .await;
+    let again = live.post_empty(&format!("/v1/withdrawal-requests/{id}/reject")).await;
     assert_eq!((again.status, again.code()), (409, "invalid_state"));
     // The test environment sees none of it.
     assert_eq!(
