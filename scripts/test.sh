@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The stablecoin tests run a real chain: anvil and solc from npm, installed
+# once outside the clone (scripts/devchain-deps.sh prints where).
+if command -v npm >/dev/null; then
+  PAYGATE_ANVIL="$(./scripts/devchain-deps.sh)/anvil"
+  export PAYGATE_ANVIL
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

@@ -1,0 +1,126 @@
+//! The `paygate-signer` command: init, serve, attest, verify.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use paygate_signer::audit::{self, AuditLog};
+use paygate_signer::hd::{KeyPath, Seed};
+use paygate_signer::policy::Policy;
+use paygate_signer::{seal, server};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Mutex;
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "paygate-signer",
+    about = "Holds Paygate's chain keys and signs checked intents"
+)]
+struct Cli {
+    /// The signer's data directory (sealed seed, seal key, audit log).
+    #[arg(
+        long,
+        env = "PAYGATE_SIGNER_DATA_DIR",
+        default_value = "./paygate-signer-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the seed (random, or a BIP39 mnemonic read from stdin) and
+    /// seals it; prints the hot wallet's address.
+    Init {
+        #[arg(long)]
+        mnemonic_stdin: bool,
+    },
+    /// Listens on the Unix socket.
+    Serve {
+        /// Default: DATA_DIR/signer.sock.
+        #[arg(long, env = "PAYGATE_SIGNER_SOCKET")]
+        socket: Option<PathBuf>,
+        #[command(flatten)]
+        policy: Policy,
+    },
+    /// Prints what this signer is: TEE, binary and policy hashes, hot wallet.
+    Attest {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        policy: Policy,
+    },
+    /// Verifies the audit log's hash chain.
+    Verify,
+}
+
+fn open_seed(data_dir: &std::path::Path) -> anyhow::Result<Seed> {
+    let key = seal::SealKey::resolve(data_dir, false)?;
+    Ok(seal::load(data_dir, &key)?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init { mnemonic_stdin } => {
+            let seed = if mnemonic_stdin {
+                let mut phrase = Zeroizing::new(String::new());
+                std::io::stdin().read_to_string(&mut phrase)?;
+                Seed::from_mnemonic(&phrase, "")?
+            } else {
+                Seed::generate()
+            };
+            std::fs::create_dir_all(&cli.data_dir)?;
+            let key = seal::SealKey::resolve(&cli.data_dir, true)?;
+            seal::store(&cli.data_dir, &key, &seed)?;
+            println!("{}", seed.address(KeyPath::HotWallet)?);
+            Ok(())
+        }
+        Command::Serve { socket, policy } => {
+            let seed = open_seed(&cli.data_dir)?;
+            let audit = AuditLog::open(&cli.data_dir.join("audit.log"))?;
+            let socket = socket.unwrap_or_else(|| cli.data_dir.join("signer.sock"));
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let (listener, own_uid) = server::bind(&socket)?;
+                eprintln!(
+                    "paygate-signer: listening on {} (policy {})",
+                    socket.display(),
+                    policy.sha256()
+                );
+                let signer = Arc::new(server::Signer {
+                    seed,
+                    policy,
+                    audit: Mutex::new(audit),
+                });
+                tokio::select! {
+                    result = server::serve(listener, own_uid, signer) => result,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })
+        }
+        Command::Attest { json: _, policy } => {
+            let seed = open_seed(&cli.data_dir)?;
+            let exe = std::env::current_exe()?;
+            let binary = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
+            let out = serde_json::json!({
+                "tee": "none",
+                "binary_sha256": hex::encode(Sha256::digest(&binary)),
+                "policy_sha256": policy.sha256(),
+                "hot_wallet": seed.address(KeyPath::HotWallet)?.checksummed(),
+            });
+            println!("{out}");
+            Ok(())
+        }
+        Command::Verify => {
+            let (count, last) = audit::verify(&cli.data_dir.join("audit.log"))?;
+            println!("audit log intact: {count} entries, last hash {last}");
+            Ok(())
+        }
+    }
+}
