@@ -272,10 +272,10 @@ pub fn csv_response(store: Store, merchant: MerchantId, env: Environment, range:
     response
 }
 
-#[utoipa::path(get, path = "/v1/balance-transactions", tag = "balance",
+#[utoipa::path(get, path = "/v1/balance-transactions", operation_id = "listBalanceTransactions", tag = "balance",
     params(crate::http::list::ListQuery, RangeQuery),
     responses((status = 200, description = "A page of balance transactions, or with `Accept: text/csv` the whole range as CSV",
-        content((Vec<BalanceTransaction> = "application/json"), (String = "text/csv"))),
+        content((crate::openapi::schemas::BalanceTransactionList = "application/json"), (String = "text/csv"))),
         (status = 400, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(

@@ -288,7 +288,7 @@ pub async fn create_in(
     Ok(refund)
 }
 
-#[utoipa::path(post, path = "/v1/refunds", tag = "refunds", request_body = CreateRefund,
+#[utoipa::path(post, path = "/v1/refunds", operation_id = "createRefund", tag = "refunds", request_body = CreateRefund,
     responses((status = 200, body = Refund), (status = 400, body = paygate_proto::Problem),
         (status = 404, body = paygate_proto::Problem), (status = 409, body = paygate_proto::Problem),
         (status = 422, body = paygate_proto::Problem)),
@@ -309,7 +309,7 @@ pub async fn create(
     .await
 }
 
-#[utoipa::path(get, path = "/v1/refunds/{id}", tag = "refunds",
+#[utoipa::path(get, path = "/v1/refunds/{id}", operation_id = "retrieveRefund", tag = "refunds",
     responses((status = 200, body = Refund), (status = 404, body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<ApiJson<Refund>> {
@@ -333,8 +333,8 @@ pub struct RefundFilter {
     payment: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/refunds", tag = "refunds", params(crate::http::list::ListQuery, RefundFilter),
-    responses((status = 200, description = "A page of refunds")),
+#[utoipa::path(get, path = "/v1/refunds", operation_id = "listRefunds", tag = "refunds", params(crate::http::list::ListQuery, RefundFilter),
+    responses((status = 200, description = "A page of refunds", body = crate::openapi::schemas::RefundList)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@
 
 use paygate_proto::auth::AuditEvent;
 use paygate_proto::payments::{Payment, Withdrawal};
+use paygate_proto::refunds::{BalanceTransaction, Refund};
 use paygate_proto::types::ApiKeyInfo;
 use paygate_proto::webhooks::{Delivery, WebhookEndpoint};
 use paygate_proto::Environment;
@@ -53,6 +54,10 @@ list_schema! {
     ApiKeyList => ApiKeyInfo;
     /// A page of audit events.
     AuditEventList => AuditEvent;
+    /// A page of refunds.
+    RefundList => Refund;
+    /// A page of balance transactions, each with the balance after it.
+    BalanceTransactionList => BalanceTransaction;
 }
 
 /// Something that happened to one of the merchant's objects, as
