@@ -10,6 +10,7 @@ import { apiKeyEnvironment, apiSecretEnvironment, type Environment, maskKey, ref
 import { PaygateConfigError } from "./errors.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Balance, CheckoutSessions, Payments, TestHelpers, Wallet, Withdrawals } from "./resources/money.js";
+import { BalanceTransactions, Refunds } from "./resources/refunds.js";
 import { ApiKeys, AuditEvents, AuthSessions, Health, LeakedKeys, Lockdown, SecurityPolicy } from "./resources/security.js";
 import { Events, RealtimeTokens, WebhookEndpoints } from "./resources/webhooks.js";
 import { parseBaseUrl, Transport } from "./transport.js";
@@ -43,6 +44,8 @@ export class Paygate {
   readonly wallet: Wallet;
   readonly balance: Balance;
   readonly testHelpers: TestHelpers;
+  readonly refunds: Refunds;
+  readonly balanceTransactions: BalanceTransactions;
   readonly webhookEndpoints: WebhookEndpoints;
   readonly events: Events;
   readonly realtimeTokens: RealtimeTokens;
@@ -85,6 +88,8 @@ export class Paygate {
     this.wallet = new Wallet(core);
     this.balance = new Balance(core);
     this.testHelpers = new TestHelpers(core);
+    this.refunds = new Refunds(core);
+    this.balanceTransactions = new BalanceTransactions(core);
     this.webhookEndpoints = new WebhookEndpoints(core);
     this.events = new Events(core);
     this.realtimeTokens = new RealtimeTokens(core);

@@ -13,6 +13,7 @@ export {
   type WebhookErrorReason,
 } from "./errors.js";
 export { PageIterator, type ListParams, type Page } from "./pagination.js";
+export type { BalanceTransactionListParams, RefundListParams } from "./resources/refunds.js";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 export { signRequest } from "./signing.js";
 export { plainSignature, standardSignature, verifyWebhook, type VerifyOptions, type WebhookEvent, type WebhookHeaders } from "./webhook.js";

@@ -18,9 +18,12 @@ export interface ListParams {
   cursor?: string;
 }
 
-/** The query string of a list request, as the contract names its parameters. */
-export function listQuery(params: ListParams, cursor: string | undefined): string {
+/** The query string of a list request, as the contract names its parameters, plus a route's own filters. */
+export function listQuery(params: ListParams, cursor: string | undefined, filters: Record<string, string | undefined> = {}): string {
   const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters)) {
+    if (value !== undefined) query.set(name, value);
+  }
   if (params.limit !== undefined) query.set("limit", String(params.limit));
   if (params.sortBy !== undefined) query.set("sortBy", params.sortBy);
   if (params.order !== undefined) query.set("order", params.order);

@@ -81,6 +81,35 @@ describe("every route", () => {
     expect((await pg.payments.cancel(crypto.id)).status).toBe("canceled");
   });
 
+  it("refunds: create (partial, then the rest), retrieve, list by payment; balance transactions", async () => {
+    const payment = await pg.payments.create({ amount: 3000, currency: "USD", method: "card", card: CARD_OK });
+    const partial = await pg.refunds.create({ payment: payment.id, amount: 1000, reason: "damaged" });
+    expect(partial).toMatchObject({ object: "refund", payment: payment.id, amount: 1000, currency: "USD", reason: "damaged" });
+    expect(partial.id).toMatch(/^re_/);
+    expect(proxy.calls("POST", "/v1/refunds").slice(-1)[0]!.headers["idempotency-key"]).toBeTruthy();
+    const rest = await pg.refunds.create({ payment: payment.id });
+    expect(rest.amount).toBe(2000);
+    const over = await pg.refunds.create({ payment: payment.id, amount: 1 }).catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(PaygateError);
+    expect((over as PaygateError).status).toBe(422);
+    expect((over as PaygateError).code).toBe("refund_exceeds_payment");
+    expect((await pg.refunds.retrieve(partial.id)).amount).toBe(1000);
+    const page = await pg.refunds.list({ payment: payment.id, limit: 1 });
+    expect(page.data).toHaveLength(1);
+    expect(page.has_more).toBe(true);
+    const listed = await pg.refunds.list({ payment: payment.id, limit: 1 }).toArray();
+    expect(listed.map((r) => r.id).sort()).toEqual([partial.id, rest.id].sort());
+    expect(proxy.calls("GET", "/v1/refunds").some((c) => c.url.includes(`payment=${payment.id}`))).toBe(true);
+
+    const moves = await pg.balanceTransactions.list({ currency: "USD", limit: 2 }).toArray();
+    const refundMoves = moves.filter((t) => t.type === "refund" && (t.source === partial.id || t.source === rest.id));
+    expect(refundMoves.map((t) => t.amount).sort((a, b) => a - b)).toEqual([-2000, -1000]);
+    expect(moves.every((t) => t.currency === "USD")).toBe(true);
+    const future = await pg.balanceTransactions.list({ from: "2999-01-01" });
+    expect(future.data).toEqual([]);
+    expect(future.has_more).toBe(false);
+  });
+
   it("checkout sessions and realtime tokens", async () => {
     const session = await pg.checkoutSessions.create({ amount: 4200, currency: "USD" });
     expect(session.session_token).toMatch(/^cst_/);

@@ -14,7 +14,11 @@ def sync_usage(client: paygate.Client) -> list[str]:
     events: list[t.Event] = list(client.events.list(limit=10))
     page: dict[str, object] = client.withdrawals.list().first_page()
     balance: m.Balance = client.balance.retrieve()
-    return [again["status"], *(e["type"] for e in events), str(page), str(balance["balances"])]
+    refund: m.Refund = client.refunds.create(payment=payment["id"], amount=50)
+    moves: list[m.BalanceTransaction] = list(client.balance_transactions.list(currency="EUR"))
+    refunds = [r["id"] for r in client.refunds.list(payment=payment["id"])]
+    return [again["status"], *(e["type"] for e in events), str(page), str(balance["balances"]), refund["status"],
+            *(str(x["amount"]) for x in moves), *refunds]
 
 
 async def async_usage(client: paygate.AsyncClient) -> list[str]:

@@ -25,7 +25,6 @@ from typing import Any, Optional
 from typing_extensions import Required, TypedDict, Unpack
 
 from . import _models as m
-from . import _types as t
 from ._pagination import AsyncPager
 '''
 

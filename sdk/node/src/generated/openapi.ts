@@ -147,6 +147,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/balance-transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listBalanceTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/checkout/sessions": {
         parameters: {
             query?: never;
@@ -301,6 +317,38 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["createRealtimeToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["listRefunds"];
+        put?: never;
+        post: operations["createRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["retrieveRefund"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -578,6 +626,37 @@ export interface components {
             env: components["schemas"]["Environment"];
             object: string;
         };
+        /** @description One movement of the `available` balance. */
+        BalanceTransaction: {
+            /**
+             * Format: int64
+             * @description Signed, in minor units: positive credits `available`.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description `available` in this currency right after this movement.
+             */
+            balance_after?: number | null;
+            created_at: string;
+            currency: string;
+            /** @description `txn_...`. */
+            id: string;
+            object: string;
+            /** @description The id of the object that moved the balance. */
+            source?: string | null;
+            /** @description `payment`, `deposit`, `refund`, `withdrawal`, `release`, `reversal`. */
+            type: string;
+        };
+        /** @description A page of balance transactions, each with the balance after it. */
+        BalanceTransactionList: {
+            data: components["schemas"]["BalanceTransaction"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
+        };
         /** @description A card as a payor typed it. Its `Debug` never prints the number or CVC. */
         CardDetails: {
             cvc: string;
@@ -642,6 +721,16 @@ export interface components {
         CreateRealtimeToken: {
             /** @description Limit the socket to the events of one checkout session. */
             checkout_session?: string | null;
+        };
+        /** @description `POST /v1/refunds`. Without `amount`, refunds what remains of the payment. */
+        CreateRefund: {
+            /** Format: int64 */
+            amount?: number | null;
+            destination?: null | components["schemas"]["RefundDestination"];
+            /** @description The `pay_...` id of a succeeded payment. */
+            payment: string;
+            /** @description Free text for the merchant's records (up to 500 characters). */
+            reason?: string | null;
         };
         /** @description `POST /v1/webhook-endpoints`. */
         CreateWebhookEndpoint: {
@@ -768,7 +857,7 @@ export interface components {
          * @description Every error code the API can answer with (docs/api.md section 2).
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "invalid_json" | "validation_failed" | "https_required" | "idempotency_key_required" | "ambiguous_credentials" | "missing_credentials" | "invalid_api_key" | "invalid_token" | "token_expired" | "session_id_missing" | "session_mismatch" | "session_revoked" | "invalid_signature" | "signature_required" | "timestamp_out_of_range" | "signature_reused" | "invalid_api_secret" | "api_secret_required" | "invalid_session_token" | "invalid_ws_token" | "ip_not_allowed" | "insufficient_scope" | "account_suspended" | "live_mode_only" | "test_mode_only" | "otp_required" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "idempotency_in_progress" | "invalid_state" | "idempotency_key_reused" | "insufficient_funds" | "invalid_destination" | "url_not_allowed" | "rate_limited" | "internal_error" | "service_unavailable";
+        ErrorCode: "bad_request" | "invalid_json" | "validation_failed" | "https_required" | "idempotency_key_required" | "ambiguous_credentials" | "missing_credentials" | "invalid_api_key" | "invalid_token" | "token_expired" | "session_id_missing" | "session_mismatch" | "session_revoked" | "invalid_signature" | "signature_required" | "timestamp_out_of_range" | "signature_reused" | "invalid_api_secret" | "api_secret_required" | "invalid_session_token" | "invalid_ws_token" | "ip_not_allowed" | "insufficient_scope" | "account_suspended" | "live_mode_only" | "test_mode_only" | "otp_required" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "idempotency_in_progress" | "invalid_state" | "idempotency_key_reused" | "insufficient_funds" | "refund_exceeds_payment" | "network_unavailable" | "invalid_destination" | "url_not_allowed" | "rate_limited" | "internal_error" | "service_unavailable";
         /**
          * @description Something that happened to one of the merchant's objects, as
          *     `GET /v1/events` lists it and webhooks deliver it.
@@ -858,6 +947,11 @@ export interface components {
              * @description Minor units received so far (crypto deposits).
              */
             amount_received: number;
+            /**
+             * Format: int64
+             * @description Minor units refunded so far (never more than was received).
+             */
+            amount_refunded?: number;
             card?: null | components["schemas"]["CardSummary"];
             confirmed_at?: string | null;
             created_at: string;
@@ -910,6 +1004,39 @@ export interface components {
          */
         Redeliver: {
             endpoint?: string | null;
+        };
+        Refund: {
+            /** Format: int64 */
+            amount: number;
+            confirmed_at?: string | null;
+            created_at: string;
+            currency: string;
+            destination?: null | components["schemas"]["RefundDestination"];
+            env: components["schemas"]["Environment"];
+            failure_code?: string | null;
+            /** @description `re_...`. */
+            id: string;
+            object: string;
+            payment: string;
+            reason?: string | null;
+            /** @description `pending`, `succeeded` or `failed` (funds back in `available`). */
+            status: string;
+            updated_at: string;
+        };
+        /** @description Where a crypto refund goes. */
+        RefundDestination: {
+            address: string;
+            /** @description `ethereum` or `bitcoin`. */
+            type: string;
+        };
+        /** @description A page of refunds. */
+        RefundList: {
+            data: components["schemas"]["Refund"][];
+            /** @description Whether another page follows this one. */
+            has_more: boolean;
+            /** @description The `cursor` of the next page; `null` on the last page. */
+            next_cursor: string | null;
+            object: components["schemas"]["ListObject"];
         };
         /**
          * @description `DELETE /v1/auth/sessions/{id}`: the session and its tokens no longer
@@ -1546,6 +1673,62 @@ export interface operations {
             };
         };
     };
+    listBalanceTransactions: {
+        parameters: {
+            query?: {
+                /** @description 1 or more (default 20); more than 100 is served as 100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /**
+                 * @description `createdAt` (default), `updatedAt`, `amount`, `status` or `confirmedAt`
+                 *     where the resource has it; anything else falls back to `createdAt`.
+                 */
+                sortBy?: string;
+                /** @description `desc` (default) or `asc`. */
+                order?: string;
+                /** @description Movements at or after this time (RFC 3339, or a `YYYY-MM-DD` day in UTC). */
+                from?: string;
+                /** @description Movements before this time (RFC 3339, or a `YYYY-MM-DD` day in UTC). */
+                to?: string;
+                /** @description Only this currency (`USD`, `BTC`, ...). */
+                currency?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of balance transactions, or with `Accept: text/csv` the whole range as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalanceTransactionList"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as a problem document with its catalog code (see /docs/errors). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createCheckoutSession: {
         parameters: {
             query?: never;
@@ -1968,6 +2151,151 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as a problem document with its catalog code (see /docs/errors). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRefunds: {
+        parameters: {
+            query?: {
+                /** @description 1 or more (default 20); more than 100 is served as 100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /**
+                 * @description `createdAt` (default), `updatedAt`, `amount`, `status` or `confirmedAt`
+                 *     where the resource has it; anything else falls back to `createdAt`.
+                 */
+                sortBy?: string;
+                /** @description `desc` (default) or `asc`. */
+                order?: string;
+                /** @description Only the refunds of this payment (`pay_...`). */
+                payment?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of refunds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            /** @description An error, as a problem document with its catalog code (see /docs/errors). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefund"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error, as a problem document with its catalog code (see /docs/errors). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

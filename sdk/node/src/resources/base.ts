@@ -35,8 +35,9 @@ export abstract class Resource {
     return this.core.json<T>(method, path, body, options);
   }
 
-  protected paginate<T>(path: string, params: ListParams = {}): PageIterator<T> {
-    return new PageIterator<T>((cursor) => this.get<Page<T>>(`${path}${listQuery(params, cursor)}`), params.cursor);
+  /** A list route; `filters` are the route's own query parameters (unset ones are left out). */
+  protected paginate<T>(path: string, params: ListParams = {}, filters: Record<string, string | undefined> = {}): PageIterator<T> {
+    return new PageIterator<T>((cursor) => this.get<Page<T>>(`${path}${listQuery(params, cursor, filters)}`), params.cursor);
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {

@@ -3,9 +3,40 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from typing_extensions import NotRequired, TypedDict
+
+
+class AuditEvent(TypedDict):
+    """
+    One row of `GET /v1/audit-events`.
+    """
+
+    action: str
+    actor: NotRequired[str | None]
+    created_at: str
+    details: dict[str, Any]
+    id: str
+    ip: NotRequired[str | None]
+    object: str
+    outcome: str
+    reason: NotRequired[str | None]
+
+
+class BalanceTransaction(TypedDict):
+    """
+    One movement of the `available` balance.
+    """
+
+    amount: int
+    balance_after: NotRequired[int | None]
+    created_at: str
+    currency: str
+    id: str
+    object: str
+    source: NotRequired[str | None]
+    type: str
 
 
 class CardDetails(TypedDict, closed=True):
@@ -99,6 +130,30 @@ class CurrencyBalance(TypedDict):
     reserved: int
 
 
+class DeletedWebhookEndpoint(TypedDict):
+    """
+    `DELETE /v1/webhook-endpoints/{id}`: the endpoint is gone, with its
+    deliveries.
+    """
+
+    deleted: bool
+    id: str
+    object: str
+
+
+class DeliveryAttempt(TypedDict):
+    """
+    One try at delivering an event to an endpoint.
+    """
+
+    attempt: int
+    attempted_at: str
+    duration_ms: int
+    error: NotRequired[str | None]
+    response_body: str
+    response_status: NotRequired[int | None]
+
+
 class Destination1(TypedDict):
     address: str
     type: Literal['bitcoin']
@@ -152,12 +207,22 @@ ErrorCode: TypeAlias = Literal[
     'invalid_state',
     'idempotency_key_reused',
     'insufficient_funds',
+    'refund_exceeds_payment',
+    'network_unavailable',
     'invalid_destination',
     'url_not_allowed',
     'rate_limited',
     'internal_error',
     'service_unavailable',
 ]
+
+
+class EventData(TypedDict):
+    """
+    What an event reports.
+    """
+
+    object: dict[str, Any]
 
 
 class FieldError(TypedDict):
@@ -201,9 +266,13 @@ class LeakReport(TypedDict, closed=True):
     key: str
 
 
+ListObject: TypeAlias = Literal['list']
+
+
 class Payment(TypedDict):
     amount: int
     amount_received: int
+    amount_refunded: NotRequired[int]
     card: NotRequired[CardSummary | None]
     confirmed_at: NotRequired[str | None]
     created_at: str
@@ -219,6 +288,17 @@ class Payment(TypedDict):
     object: str
     status: str
     updated_at: str
+
+
+class PaymentList(TypedDict):
+    """
+    A page of payments.
+    """
+
+    data: list[Payment]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
 
 
 class Problem(TypedDict):
@@ -251,6 +331,26 @@ class Redeliver(TypedDict, closed=True):
     """
 
     endpoint: NotRequired[str | None]
+
+
+class RefundDestination(TypedDict, closed=True):
+    """
+    Where a crypto refund goes.
+    """
+
+    address: str
+    type: str
+
+
+class RevokedSession(TypedDict):
+    """
+    `DELETE /v1/auth/sessions/{id}`: the session and its tokens no longer
+    work.
+    """
+
+    id: str
+    object: str
+    revoked: bool
 
 
 class RollApiKey(TypedDict, closed=True):
@@ -350,6 +450,17 @@ class WebhookEndpoint(TypedDict):
     url: str
 
 
+class WebhookEndpointList(TypedDict):
+    """
+    A page of webhook endpoints, secrets masked.
+    """
+
+    data: list[WebhookEndpoint]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
+
+
 class Withdrawal(TypedDict):
     amount: int
     confirmed_at: NotRequired[str | None]
@@ -362,6 +473,17 @@ class Withdrawal(TypedDict):
     object: str
     status: str
     updated_at: str
+
+
+class WithdrawalList(TypedDict):
+    """
+    A page of withdrawal requests.
+    """
+
+    data: list[Withdrawal]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
 
 
 class ApiKeyInfo(TypedDict):
@@ -383,6 +505,28 @@ class ApiKeyInfo(TypedDict):
     scopes: list[str]
 
 
+class ApiKeyList(TypedDict):
+    """
+    A page of the API keys that still work, masked.
+    """
+
+    data: list[ApiKeyInfo]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
+
+
+class AuditEventList(TypedDict):
+    """
+    A page of audit events.
+    """
+
+    data: list[AuditEvent]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
+
+
 class Balance(TypedDict):
     """
     `GET /v1/balance`.
@@ -391,6 +535,17 @@ class Balance(TypedDict):
     balances: dict[str, CurrencyBalance]
     env: Environment
     object: str
+
+
+class BalanceTransactionList(TypedDict):
+    """
+    A page of balance transactions, each with the balance after it.
+    """
+
+    data: list[BalanceTransaction]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
 
 
 class CheckoutSession(TypedDict):
@@ -408,6 +563,17 @@ class CheckoutSession(TypedDict):
     object: str
     payment: NotRequired[Payment | None]
     status: str
+
+
+class CreateRefund(TypedDict, closed=True):
+    """
+    `POST /v1/refunds`. Without `amount`, refunds what remains of the payment.
+    """
+
+    amount: NotRequired[int | None]
+    destination: NotRequired[RefundDestination | None]
+    payment: str
+    reason: NotRequired[str | None]
 
 
 class CreateWithdrawal(TypedDict, closed=True):
@@ -430,6 +596,35 @@ class CreatedCheckoutSession(CheckoutSession):
     url: str
 
 
+class Delivery(TypedDict):
+    """
+    The delivery of one event to one endpoint, with each attempt.
+    """
+
+    attempts: list[DeliveryAttempt]
+    created_at: str
+    endpoint: str
+    event: str
+    event_type: str
+    id: str
+    next_attempt_at: NotRequired[str | None]
+    object: str
+    status: str
+
+
+class DeliveryList(TypedDict):
+    """
+    Webhook deliveries, each with every attempt: a page of an endpoint's
+    log, or the deliveries a redelivery planned (one page, `has_more`
+    false).
+    """
+
+    data: list[Delivery]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
+
+
 class Deposit(TypedDict):
     address: str
     amount: int
@@ -439,6 +634,30 @@ class Deposit(TypedDict):
     network: str
     object: str
     payment: NotRequired[str | None]
+
+
+class Event(TypedDict):
+    """
+    Something that happened to one of the merchant's objects, as
+    `GET /v1/events` lists it and webhooks deliver it.
+    """
+
+    created_at: str
+    data: EventData
+    env: Environment
+    id: str
+    type: str
+
+
+class EventList(TypedDict):
+    """
+    A page of events, newest first.
+    """
+
+    data: list[Event]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
 
 
 class IssuedApiKey(ApiKeyInfo):
@@ -464,3 +683,30 @@ class LockdownReply(TypedDict):
     object: str
     revoked_keys: int
     spent_ws_tokens: int
+
+
+class Refund(TypedDict):
+    amount: int
+    confirmed_at: NotRequired[str | None]
+    created_at: str
+    currency: str
+    destination: NotRequired[RefundDestination | None]
+    env: Environment
+    failure_code: NotRequired[str | None]
+    id: str
+    object: str
+    payment: str
+    reason: NotRequired[str | None]
+    status: str
+    updated_at: str
+
+
+class RefundList(TypedDict):
+    """
+    A page of refunds.
+    """
+
+    data: list[Refund]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject

@@ -15,10 +15,9 @@ from ._core import PUBLIC
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from typing_extensions import Required, TypedDict, Unpack
+    from typing_extensions import TypedDict, Unpack
 
     from . import _models as m
-    from . import _types as t
     from ._pagination import SyncPager
 
     class ListParams(TypedDict, total=False):
@@ -34,12 +33,6 @@ if TYPE_CHECKING:
         from_: str
         to: str
         currency: str
-
-    class CreateRefund(TypedDict, total=False):
-        payment: Required[str]
-        amount: int
-        reason: str
-        destination: dict[str, Any]
 
 
 class _Resource:
@@ -146,21 +139,21 @@ class WebhookEndpoints(_Resource):
         once; the old one keeps signing beside it for 24 h."""
         return self._post(f"/v1/webhook-endpoints/{check_id(endpoint_id)}/secret/rotate")
 
-    def deliveries(self, endpoint_id: str, **params: Unpack[ListParams]) -> SyncPager[t.Delivery]:
+    def deliveries(self, endpoint_id: str, **params: Unpack[ListParams]) -> SyncPager[m.Delivery]:
         """``GET /v1/webhook-endpoints/{id}/deliveries``: a pager of ``Delivery``."""
         return self._list(f"/v1/webhook-endpoints/{check_id(endpoint_id)}/deliveries", params)
 
 
 class Events(_Resource):
-    def retrieve(self, event_id: str) -> t.Event:
+    def retrieve(self, event_id: str) -> m.Event:
         """``GET /v1/events/{id}``."""
         return self._get(f"/v1/events/{check_id(event_id)}")
 
-    def list(self, **params: Unpack[ListParams]) -> SyncPager[t.Event]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.Event]:
         """``GET /v1/events``: a pager of ``Event``."""
         return self._list("/v1/events", params)
 
-    def redeliver(self, event_id: str, endpoint: Optional[str] = None) -> t.Page[t.Delivery]:
+    def redeliver(self, event_id: str, endpoint: Optional[str] = None) -> m.DeliveryList:
         """``POST /v1/events/{id}/redeliver``: to one endpoint, or to every
         subscribed one; a page of the new ``Delivery`` objects."""
         body = {} if endpoint is None else {"endpoint": check_id(endpoint)}
@@ -200,7 +193,7 @@ class Auth(_Resource):
 
 
 class AuditEvents(_Resource):
-    def list(self, **params: Unpack[ListParams]) -> SyncPager[t.AuditEvent]:
+    def list(self, **params: Unpack[ListParams]) -> SyncPager[m.AuditEvent]:
         """``GET /v1/audit-events`` (``audit:read``): a pager of ``AuditEvent``."""
         return self._list("/v1/audit-events", params)
 
@@ -235,24 +228,23 @@ class Balance(_Resource):
 
 
 class Refunds(_Resource):
-    """Refunds of payments, full by default or partial (``payments:write``).
-    Typed by hand until the served OpenAPI document describes them."""
+    """Refunds of payments, full by default or partial (``payments:write``)."""
 
-    def create(self, **params: Unpack[CreateRefund]) -> dict[str, Any]:
+    def create(self, **params: Unpack[m.CreateRefund]) -> m.Refund:
         """``POST /v1/refunds``."""
         return self._post("/v1/refunds", params)
 
-    def retrieve(self, refund_id: str) -> dict[str, Any]:
+    def retrieve(self, refund_id: str) -> m.Refund:
         """``GET /v1/refunds/{id}``."""
         return self._get(f"/v1/refunds/{check_id(refund_id)}")
 
-    def list(self, **params: Unpack[RefundListParams]) -> SyncPager[dict[str, Any]]:
+    def list(self, **params: Unpack[RefundListParams]) -> SyncPager[m.Refund]:
         """``GET /v1/refunds``: a pager of refunds; ``payment`` keeps one payment's."""
         return self._list("/v1/refunds", params, frozenset({"payment"}))
 
 
 class BalanceTransactions(_Resource):
-    def list(self, **params: Unpack[BalanceTransactionParams]) -> SyncPager[dict[str, Any]]:
+    def list(self, **params: Unpack[BalanceTransactionParams]) -> SyncPager[m.BalanceTransaction]:
         """``GET /v1/balance-transactions``: every movement of the balance with
         its source object and the balance after it; ``from_`` and ``to`` (RFC
         3339 times or ``YYYY-MM-DD`` days, UTC) and ``currency`` filter."""
