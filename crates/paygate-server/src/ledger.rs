@@ -4,7 +4,8 @@
 //! [`verify`] is what `paygate ledger verify` runs.
 //!
 //! A merchant's own accounts are `available`, `pending` and `reserved`; the
-//! world outside is `external:card`, `external:bitcoin` and `external:payout`.
+//! world outside is `external:card`, `external:bitcoin`, `external:ethereum`
+//! and `external:payout`.
 
 use paygate_proto::money::Currency;
 use paygate_proto::{Environment, MerchantId};
@@ -23,6 +24,8 @@ pub enum Account {
     ExternalCard,
     /// The Bitcoin network: deposits to the merchant's addresses.
     ExternalBitcoin,
+    /// An EVM chain: stablecoin deposits to the merchant's custodial addresses.
+    ExternalEthereum,
     /// Money paid out to the merchant's destinations.
     ExternalPayout,
 }
@@ -35,6 +38,7 @@ impl Account {
             Account::Reserved => "reserved",
             Account::ExternalCard => "external:card",
             Account::ExternalBitcoin => "external:bitcoin",
+            Account::ExternalEthereum => "external:ethereum",
             Account::ExternalPayout => "external:payout",
         }
     }

@@ -362,6 +362,41 @@ async fn expire_if_due(
     Ok(false)
 }
 
+/// A transfer to a crypto payment's address was seen on its chain: the
+/// payment is `processing` (with its event) if it still required payment
+/// and has not expired.
+pub async fn mark_processing(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let mut record = load_for_change(&mut *conn, merchant, env, id).await?;
+    if !expire_if_due(&mut *conn, merchant, &mut record, now).await? && record.status == "requires_payment" {
+        set_status(conn, merchant, &mut record, "processing", None, now).await?;
+    }
+    Ok(())
+}
+
+/// Expires a `processing` payment past its expiry that is still not
+/// covered, once nothing more is on its way to it (the caller knows no
+/// transfer to it awaits confirmations): it shows what it received.
+pub async fn expire_processing(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    id: &str,
+    now: i64,
+) -> ApiResult<bool> {
+    let mut record = load_for_change(&mut *conn, merchant, env, id).await?;
+    if record.status == "processing" && now >= record.expires_at && record.amount_received < record.amount {
+        set_status(conn, merchant, &mut record, "expired", None, now).await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Records `amount` received by a crypto payment (the ledger entry is the
 /// caller's); succeeds it once the amount is covered.
 pub async fn receive(

@@ -1,0 +1,3 @@
+//! The chain watcher (docs/stablecoins.md).
+
+pub mod state;
