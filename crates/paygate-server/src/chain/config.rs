@@ -105,7 +105,7 @@ impl EvmChain {
 
 /// Shows where an RPC URL points without its path or query, which often
 /// carry a provider's API key.
-fn redacted_url(text: &str) -> String {
+pub(crate) fn redacted_url(text: &str) -> String {
     match url::Url::parse(text) {
         Ok(url) => format!(
             "{}://{}{}",
