@@ -84,3 +84,43 @@ async fn the_chain_client_reads_blocks_transfers_and_balances_from_a_real_node()
     );
     assert!(rpc.receipt(block.hash).await.unwrap().is_none());
 }
+
+/// Waits until the balance's `available` is `amount`.
+async fn available_becomes(api: &crate::money_support::Api, currency: &str, amount: i64) {
+    crate::chain_support::eventually(20, "the credit", || async {
+        (api.balance(currency).await.0 == amount).then_some(())
+    })
+    .await;
+}
+
+async fn events(api: &crate::money_support::Api, kind: &str) -> Vec<serde_json::Value> {
+    let page = api.get(&format!("/v1/events?type={kind}&limit=100")).await.ok();
+    page["data"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn scratch_watcher_credits_a_deposit_after_its_confirmations() {
+    let chain = Chain::start().await;
+    let app = crate::chain_support::spawn_on_chain(&chain, 3).await;
+    let api = crate::money_support::Api::sandbox(&app);
+    let deposit: Address = "0x00000000000000000000000000000000000d3b05".parse().unwrap();
+    let db = app.raw_db().await;
+    sqlx::query("INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) VALUES ('wal_scratch', $1, 'test', 'ethereum', $2, 7, NULL, 0)")
+        .bind(&app.merchant_id)
+        .bind(deposit.to_checksum(None))
+        .execute(&db)
+        .await
+        .unwrap();
+    chain.mine(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    chain.mint(chain.usdc, deposit, 2_500_000).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    chain.mine(1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(api.balance("USDC").await.0, 0, "two confirmations are not three");
+    chain.mine(1).await;
+    available_becomes(&api, "USDC", 2_500_000).await;
+    let deposits = events(&api, "wallet.deposit").await;
+    assert_eq!(deposits.len(), 1, "{deposits:?}");
+    assert_eq!(deposits[0]["data"]["object"]["amount"], 2_500_000);
+}

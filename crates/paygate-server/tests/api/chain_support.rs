@@ -286,3 +286,42 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The `paygate-signer` binary beside `paygate` in the target directory
+/// (`cargo build -p paygate-signer` puts it there; scripts/test.sh builds
+/// the whole workspace). The sandbox signer `paygate serve` starts is it.
+pub fn use_built_signer() {
+    let paygate = PathBuf::from(env!("CARGO_BIN_EXE_paygate"));
+    let signer = paygate.with_file_name("paygate-signer");
+    assert!(
+        signer.exists(),
+        "{} is missing: run `cargo build -p paygate-signer` first",
+        signer.display()
+    );
+    // Each test runs in its own process under nextest; the value is the same for all.
+    std::env::set_var("PAYGATE_SIGNER_BIN", signer);
+}
+
+/// `[chains.test.ethereum]` pointing at `chain`, with `confirmations` and a
+/// 100 ms poll interval.
+pub fn test_chain_config(chain: &Chain, confirmations: u64) -> paygate_server::chain::config::EvmChain {
+    use paygate_server::chain::config::{EvmChain, Token};
+    EvmChain {
+        rpc_url: chain.url.clone(),
+        chain_id: chain.chain_id,
+        private_rpc_url: None,
+        private_timeout_blocks: 25,
+        confirmations,
+        poll_interval: Duration::from_millis(100),
+        tokens: [(Token::Usdc, word(chain.usdc)), (Token::Usdt, word(chain.usdt))]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The server (with its sandbox signer) on the test chain `chain`.
+pub async fn spawn_on_chain(chain: &Chain, confirmations: u64) -> crate::support::TestApp {
+    use_built_signer();
+    let config = test_chain_config(chain, confirmations);
+    crate::support::spawn_with(move |c| c.chains.test = Some(config)).await
+}
