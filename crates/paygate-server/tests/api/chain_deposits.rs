@@ -6,7 +6,10 @@ use std::time::Duration;
 use alloy_primitives::{Address, U256};
 use paygate_server::chain::rpc::ChainRpc;
 
-use crate::chain_support::Chain;
+use crate::chain_support::{
+    available_becomes, deposit_address, events_of, let_it_poll, spawn_on_chain, transfer_states, Chain,
+};
+use crate::money_support::{ledger_verify, Api};
 
 #[tokio::test]
 async fn the_chain_client_reads_blocks_transfers_and_balances_from_a_real_node() {
@@ -85,42 +88,96 @@ async fn the_chain_client_reads_blocks_transfers_and_balances_from_a_real_node()
     assert!(rpc.receipt(block.hash).await.unwrap().is_none());
 }
 
-/// Waits until the balance's `available` is `amount`.
-async fn available_becomes(api: &crate::money_support::Api, currency: &str, amount: i64) {
-    crate::chain_support::eventually(20, "the credit", || async {
-        (api.balance(currency).await.0 == amount).then_some(())
+#[tokio::test]
+async fn a_deposit_is_credited_after_exactly_its_confirmations_with_its_event() {
+    let chain = Chain::start().await;
+    let app = spawn_on_chain(&chain, 3).await;
+    let api = Api::sandbox(&app);
+    let deposit = deposit_address(&app).await;
+    let receipt = chain.mint(chain.usdc, deposit, 2_500_000).await;
+    crate::chain_support::eventually(20, "the transfer seen", || async {
+        (transfer_states(&app).await == ["seen"]).then_some(())
     })
     .await;
-}
-
-async fn events(api: &crate::money_support::Api, kind: &str) -> Vec<serde_json::Value> {
-    let page = api.get(&format!("/v1/events?type={kind}&limit=100")).await.ok();
-    page["data"].as_array().cloned().unwrap_or_default()
-}
-
-#[tokio::test]
-async fn scratch_watcher_credits_a_deposit_after_its_confirmations() {
-    let chain = Chain::start().await;
-    let app = crate::chain_support::spawn_on_chain(&chain, 3).await;
-    let api = crate::money_support::Api::sandbox(&app);
-    let deposit: Address = "0x00000000000000000000000000000000000d3b05".parse().unwrap();
-    let db = app.raw_db().await;
-    sqlx::query("INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) VALUES ('wal_scratch', $1, 'test', 'ethereum', $2, 7, NULL, 0)")
-        .bind(&app.merchant_id)
-        .bind(deposit.to_checksum(None))
-        .execute(&db)
-        .await
-        .unwrap();
     chain.mine(1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    chain.mint(chain.usdc, deposit, 2_500_000).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    chain.mine(1).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let_it_poll().await;
+    assert_eq!(transfer_states(&app).await, ["confirming"]);
     assert_eq!(api.balance("USDC").await.0, 0, "two confirmations are not three");
     chain.mine(1).await;
     available_becomes(&api, "USDC", 2_500_000).await;
-    let deposits = events(&api, "wallet.deposit").await;
+    assert_eq!(transfer_states(&app).await, ["confirmed"]);
+    let deposits = events_of(&api, "wallet.deposit").await;
     assert_eq!(deposits.len(), 1, "{deposits:?}");
-    assert_eq!(deposits[0]["data"]["object"]["amount"], 2_500_000);
+    let event = &deposits[0];
+    assert_eq!(event["amount"], 2_500_000);
+    assert_eq!(event["token"], "USDC");
+    assert_eq!(event["network"], "ethereum");
+    assert_eq!(event["tx_hash"], receipt["transactionHash"]);
+    assert_eq!(event["log_index"], 0);
+    assert_eq!(event["address"].as_str().unwrap().parse::<Address>().unwrap(), deposit);
+    // More blocks change nothing.
+    chain.mine(5).await;
+    let_it_poll().await;
+    assert_eq!(api.balance("USDC").await.0, 2_500_000);
+    assert_eq!(events_of(&api, "wallet.deposit").await.len(), 1);
+    assert!(ledger_verify(&app).0, "the ledger verifies");
+}
+
+#[tokio::test]
+async fn a_look_alike_contract_is_ignored_and_two_transfers_in_one_transaction_credit_twice() {
+    let chain = Chain::start().await;
+    let app = spawn_on_chain(&chain, 1).await;
+    let api = Api::sandbox(&app);
+    let (first, second) = (deposit_address(&app).await, deposit_address(&app).await);
+    let look_alike = chain.deploy_look_alike().await;
+    chain.mint(look_alike, first, 9_000_000).await;
+    chain
+        .pay_many(chain.usdc, &[(first, 1_000_000), (second, 250_000)])
+        .await;
+    chain.pay(chain.usdt, first, 40_000).await;
+    available_becomes(&api, "USDC", 1_250_000).await;
+    available_becomes(&api, "USDT", 40_000).await;
+    let_it_poll().await;
+    assert_eq!(api.balance("USDC").await.0, 1_250_000, "nothing from the look-alike");
+    let deposits = events_of(&api, "wallet.deposit").await;
+    assert_eq!(deposits.len(), 3, "{deposits:?}");
+    let by_amount = |amount: i64| deposits.iter().find(|d| d["amount"] == amount).unwrap().clone();
+    let (a, b) = (by_amount(1_000_000), by_amount(250_000));
+    assert_eq!(a["tx_hash"], b["tx_hash"], "one transaction");
+    assert_ne!(a["log_index"], b["log_index"]);
+    assert_eq!(by_amount(40_000)["token"], "USDT");
+    assert_eq!(transfer_states(&app).await, ["confirmed", "confirmed", "confirmed"]);
+    assert!(ledger_verify(&app).0);
+}
+
+#[tokio::test]
+async fn two_instances_and_a_rescan_from_the_start_never_credit_twice() {
+    let chain = Chain::start().await;
+    let app = spawn_on_chain(&chain, 2).await;
+    let second = crate::chain_support::second_watcher(&app).await;
+    let api = Api::sandbox(&app);
+    let mut addresses = Vec::new();
+    for _ in 0..5 {
+        addresses.push(deposit_address(&app).await);
+    }
+    let payments: Vec<(Address, u64)> = addresses.iter().map(|a| (*a, 100_000)).collect();
+    chain.pay_many(chain.usdc, &payments).await;
+    for address in &addresses {
+        chain.mint(chain.usdc, *address, 1).await;
+    }
+    chain.mine(2).await;
+    available_becomes(&api, "USDC", 500_005).await;
+    let_it_poll().await;
+    assert_eq!(events_of(&api, "wallet.deposit").await.len(), 10);
+
+    // Both instances scan everything again from block 0.
+    crate::chain_support::rewind_cursor(&app).await;
+    chain.mine(3).await;
+    let_it_poll().await;
+    let_it_poll().await;
+    assert_eq!(api.balance("USDC").await.0, 500_005, "a rescan credits nothing again");
+    assert_eq!(events_of(&api, "wallet.deposit").await.len(), 10);
+    assert_eq!(transfer_states(&app).await.len(), 10);
+    second.shutdown().await;
+    assert!(ledger_verify(&app).0);
 }

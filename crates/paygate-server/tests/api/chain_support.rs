@@ -325,3 +325,99 @@ pub async fn spawn_on_chain(chain: &Chain, confirmations: u64) -> crate::support
     let config = test_chain_config(chain, confirmations);
     crate::support::spawn_with(move |c| c.chains.test = Some(config)).await
 }
+
+/// A fresh custodial deposit address of the sandbox merchant, watched by
+/// the server.
+pub async fn deposit_address(app: &crate::support::TestApp) -> Address {
+    // Until the address API is merged here: the row the API writes.
+    let address = Address::from(rand::random::<[u8; 20]>());
+    let db = app.raw_db().await;
+    sqlx::query(
+        "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
+         VALUES ($1, $2, 'test', 'ethereum', $3, $4, NULL, 0)",
+    )
+    .bind(format!("wal_{}", uuid::Uuid::new_v4().simple()))
+    .bind(&app.merchant_id)
+    .bind(address.to_checksum(None))
+    .bind(i64::from(rand::random::<u16>()))
+    .execute(&db)
+    .await
+    .expect("address row");
+    db.close().await;
+    address
+}
+
+/// The merchant's events of `kind`, oldest first.
+pub async fn events_of(api: &crate::money_support::Api, kind: &str) -> Vec<Value> {
+    let page = api.get("/v1/events?limit=100").await.ok();
+    let mut found: Vec<Value> = page["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["type"] == kind)
+        .map(|e| e["data"]["object"].clone())
+        .collect();
+    found.reverse();
+    found
+}
+
+/// The states of the transfers the server observed, oldest first (read
+/// from its database, as an operator would).
+pub async fn transfer_states(app: &crate::support::TestApp) -> Vec<String> {
+    use sqlx::Row as _;
+    let db = app.raw_db().await;
+    let rows = sqlx::query("SELECT state FROM chain_transfers ORDER BY block_number, log_index")
+        .fetch_all(&db)
+        .await
+        .expect("chain_transfers");
+    db.close().await;
+    rows.iter().map(|r| r.get::<String, _>("state")).collect()
+}
+
+/// Waits until `available` of `currency` is `amount`.
+pub async fn available_becomes(api: &crate::money_support::Api, currency: &str, amount: i64) {
+    eventually(20, &format!("{currency} available = {amount}"), || async {
+        (api.balance(currency).await.0 == amount).then_some(())
+    })
+    .await;
+}
+
+/// Lets the watcher poll a few times (its interval is 100 ms in tests).
+pub async fn let_it_poll() {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+/// Another server on `app`'s database and data directory, watching the same
+/// chain and asking the first one's sandbox signer (as a second instance
+/// behind a load balancer does with a shared signer).
+pub async fn second_watcher(app: &crate::support::TestApp) -> paygate_server::serve::Running {
+    use std::sync::Arc;
+    let mut config = app.running.state.config().clone();
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin_listen = "127.0.0.1:0".parse().expect("addr");
+    config.signer.socket = Some(app.data_dir.join("signer").join("signer.sock"));
+    paygate_server::serve::start(paygate_server::serve::ServeOptions {
+        config,
+        clock: Arc::new(paygate_server::clock::SystemClock),
+        master_key: None,
+        create_sandbox: false,
+    })
+    .await
+    .expect("second instance starts")
+}
+
+/// Makes the server scan from block 0 again, forgetting the blocks it
+/// remembered, as a restart from an old backup of its cursor would.
+pub async fn rewind_cursor(app: &crate::support::TestApp) {
+    let db = app.raw_db().await;
+    sqlx::query("UPDATE chain_cursors SET next_block = 0")
+        .execute(&db)
+        .await
+        .expect("cursor");
+    sqlx::query("DELETE FROM chain_blocks")
+        .execute(&db)
+        .await
+        .expect("blocks");
+    db.close().await;
+}

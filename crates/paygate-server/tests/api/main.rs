@@ -12,6 +12,7 @@ mod audit;
 mod balance_transactions;
 mod bodies;
 mod chain_deposits;
+mod chain_reorgs;
 mod checkout;
 mod cli;
 mod crash;
