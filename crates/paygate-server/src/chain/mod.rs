@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod credit;
+pub mod metrics;
 pub mod preflight;
 pub mod rpc;
 pub mod sandbox;

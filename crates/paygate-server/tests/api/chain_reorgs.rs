@@ -76,3 +76,31 @@ async fn a_credited_transfer_reorganised_away_is_reversed_with_its_event_and_ale
     assert_eq!(api.balance("USDC").await.0, 50_000, "reversed once");
     assert!(ledger_verify(&app).0);
 }
+
+#[tokio::test]
+async fn an_rpc_that_stays_unreachable_raises_one_alert_without_its_url() {
+    let mut chain = Chain::start().await;
+    let app = spawn_on_chain(&chain, 1).await;
+    let api = Api::sandbox(&app);
+    deposit_address(&app).await;
+    let_it_poll().await;
+    chain.stop();
+    let alerts = eventually(20, "the unreachable alert", || async {
+        let found: Vec<_> = events_of(&api, "security.alert")
+            .await
+            .into_iter()
+            .filter(|a| a["type"] == "chain_rpc_unreachable")
+            .collect();
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(alerts[0]["chain_id"], 31337);
+    assert!(!alerts[0].to_string().contains("127.0.0.1"), "{}", alerts[0]);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let again = events_of(&api, "security.alert")
+        .await
+        .into_iter()
+        .filter(|a| a["type"] == "chain_rpc_unreachable")
+        .count();
+    assert_eq!(again, 1, "one alert per outage");
+}

@@ -241,6 +241,12 @@ impl Chain {
         u128::from_str_radix(v.as_str().expect("hex").trim_start_matches("0x"), 16).expect("wei")
     }
 
+    /// Stops the node (the server's RPC becomes unreachable).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Takes a snapshot; [`Chain::revert`] goes back to it.
     pub async fn snapshot(&self) -> Value {
         self.rpc("evm_snapshot", json!([])).await
@@ -323,7 +329,11 @@ pub fn test_chain_config(chain: &Chain, confirmations: u64) -> paygate_server::c
 pub async fn spawn_on_chain(chain: &Chain, confirmations: u64) -> crate::support::TestApp {
     use_built_signer();
     let config = test_chain_config(chain, confirmations);
-    crate::support::spawn_with(move |c| c.chains.test = Some(config)).await
+    crate::support::spawn_with(move |c| {
+        crate::money_support::generous_limits(c);
+        c.chains.test = Some(config);
+    })
+    .await
 }
 
 /// A fresh custodial deposit address of the sandbox merchant, watched by

@@ -24,6 +24,7 @@ use self::store::{Scope, Watched};
 use crate::app::AppState;
 use crate::chain::config::EvmChain;
 use crate::chain::credit::{self, Observed};
+use crate::chain::metrics as chain_metrics;
 use crate::chain::rpc::{BlockRef, ChainRpc, RpcError, TransferLog};
 use crate::http::ApiError;
 use crate::payments;
@@ -73,6 +74,11 @@ impl Settings {
     /// this is not seen.
     fn window(&self) -> u64 {
         self.confirmations.saturating_mul(2).max(64)
+    }
+
+    /// How long the node may stay unreachable before `chain_rpc_unreachable`.
+    fn unreachable_after(&self) -> Duration {
+        self.poll_interval.saturating_mul(30).max(Duration::from_secs(5))
     }
 
     fn currency_of(&self, contract: Address) -> Option<Currency> {
@@ -135,12 +141,28 @@ async fn run(state: AppState, settings: Settings, mut shutdown: watch::Receiver<
         chain_id = settings.chain_id,
         "chain watcher started"
     );
+    let mut outage = chain_metrics::Outage::default();
     loop {
         let started = Instant::now();
         match tick(&state, &rpc, &settings).await {
             Ok(report) => {
+                outage.recovered();
+                let scanned_to = report.scanned.map_or(report.head, |(_, to)| to);
+                chain_metrics::head_lag(settings.env, report.head.saturating_sub(scanned_to));
                 if report.observed + report.credited + report.reversed + report.dropped > 0 {
                     tracing::info!(env = settings.env.as_str(), ?report, "chain watcher");
+                }
+            }
+            Err(WatchError::Rpc(RpcError::Unreachable)) => {
+                chain_metrics::rpc_failure(settings.env);
+                tracing::warn!(env = settings.env.as_str(), "the chain's RPC could not be reached");
+                if outage.failed(started, settings.unreachable_after()) {
+                    let secs = outage.duration(started).as_secs();
+                    if let Err(err) =
+                        chain_metrics::alert_unreachable(&state, settings.env, settings.chain_id, secs).await
+                    {
+                        tracing::warn!(error = ?err, "the RPC outage alert could not be written");
+                    }
                 }
             }
             Err(err) => tracing::warn!(env = settings.env.as_str(), error = %err, "chain watcher poll failed"),
@@ -311,8 +333,7 @@ async fn confirm(
                     .await?;
                 if credited {
                     report.credited += 1;
-                    metrics::counter!("paygate_chain_deposits_credited_total", "env" => settings.env.as_str())
-                        .increment(1);
+                    chain_metrics::deposit_credited(settings.env);
                 }
             }
             Some(TransferState::Confirming) => confirming.push(transfer.id),
@@ -374,6 +395,7 @@ async fn unwind(
                     .await?;
                 if reversed {
                     report.reversed += 1;
+                    chain_metrics::deposit_reversed(settings.env);
                 }
             }
             _ => {}
