@@ -1,8 +1,11 @@
 //! The stablecoin rail on an EVM chain (docs/stablecoins.md): configuration,
 //! the checks made at start, the signer's client and the sandbox signer.
 
+pub mod address;
 pub mod config;
+pub mod deposit_addresses;
 pub mod preflight;
+pub mod rail;
 pub mod sandbox;
 pub mod signer_client;
 
