@@ -20,6 +20,7 @@ use zeroize::Zeroize as _;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::chain::deposit_addresses;
 use crate::clock::rfc3339;
 use crate::http::{ApiError, ApiResult};
 use crate::idempotency::{self, IdempotentJson};
@@ -273,7 +274,9 @@ pub async fn configure(
 }
 
 #[utoipa::path(post, path = "/v1/wallet/generate", operation_id = "generateWalletAddress", tag = "wallets", request_body = GenerateAddress,
-    responses((status = 200, body = WalletAddress), (status = 400, body = paygate_proto::Problem)),
+    responses((status = 200, body = WalletAddress), (status = 400, body = paygate_proto::Problem),
+        (status = 422, description = "`network_unavailable`: `ethereum` without a chain in this environment", body = paygate_proto::Problem),
+        (status = 503, description = "The signer did not answer; retry", body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn generate(
     State(state): State<AppState>,
@@ -281,12 +284,17 @@ pub async fn generate(
     IdempotentJson { body, key }: IdempotentJson<GenerateAddress>,
 ) -> ApiResult<Response> {
     caller.require(Scope::WalletsWrite)?;
-    let mut errors = Vec::new();
-    check_network(&body.network, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
     let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
+    if body.network == deposit_addresses::NETWORK {
+        let (_, signer) = crate::chain::rail::chain_of(&state, env)?;
+        return idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
+            Box::pin(async move { deposit_addresses::allocate(conn, &signer, &merchant, env, None, now).await })
+        })
+        .await;
+    }
+    if body.network != NETWORK {
+        return Err(ApiError::field("network", "must be bitcoin or ethereum"));
+    }
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
         Box::pin(async move { next_address(conn, &merchant, env, None, "network", now).await })
     })
@@ -332,14 +340,22 @@ pub async fn credit_deposit(
     amount: i64,
     now: i64,
 ) -> ApiResult<Deposit> {
-    let row =
-        sqlx::query("SELECT id, payment_id FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3")
-            .bind(merchant.as_str())
-            .bind(env.as_str())
-            .bind(address)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| ApiError::field("address", "is not an address generated for this merchant"))?;
+    let row = sqlx::query(
+        "SELECT id, payment_id, network FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3",
+    )
+    .bind(merchant.as_str())
+    .bind(env.as_str())
+    .bind(address)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::field("address", "is not an address generated for this merchant"))?;
+    let network: String = row.try_get("network")?;
+    if network != NETWORK {
+        return Err(ApiError::field(
+            "address",
+            "is an ethereum deposit address: its deposits come from the chain (docs/stablecoins.md)",
+        ));
+    }
     let payment: Option<String> = row.try_get("payment_id")?;
     let address_id: String = row.try_get("id")?;
     // A deposit that pays a payment is that payment's movement of the balance.

@@ -1,10 +1,13 @@
 //! The stablecoin rail on an EVM chain (docs/stablecoins.md): configuration,
 //! the checks made at start, the signer's client and the sandbox signer.
 
+pub mod address;
 pub mod config;
 pub mod credit;
+pub mod deposit_addresses;
 pub mod metrics;
 pub mod preflight;
+pub mod rail;
 pub mod rpc;
 pub mod sandbox;
 pub mod signer_client;

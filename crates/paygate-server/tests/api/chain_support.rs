@@ -336,25 +336,37 @@ pub async fn spawn_on_chain(chain: &Chain, confirmations: u64) -> crate::support
     .await
 }
 
-/// A fresh custodial deposit address of the sandbox merchant, watched by
-/// the server.
+/// A fresh custodial deposit address of the sandbox merchant
+/// (`POST /v1/wallet/generate {"network":"ethereum"}`), watched by the server.
 pub async fn deposit_address(app: &crate::support::TestApp) -> Address {
-    // Until the address API is merged here: the row the API writes.
-    let address = Address::from(rand::random::<[u8; 20]>());
-    let db = app.raw_db().await;
-    sqlx::query(
-        "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
-         VALUES ($1, $2, 'test', 'ethereum', $3, $4, NULL, 0)",
-    )
-    .bind(format!("wal_{}", uuid::Uuid::new_v4().simple()))
-    .bind(&app.merchant_id)
-    .bind(address.to_checksum(None))
-    .bind(i64::from(rand::random::<u16>()))
-    .execute(&db)
-    .await
-    .expect("address row");
-    db.close().await;
-    address
+    let api = crate::money_support::Api::sandbox(app);
+    let address = api
+        .post("/v1/wallet/generate", json!({"network": "ethereum"}))
+        .await
+        .ok();
+    address["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("an address")
+}
+
+/// A USDC or USDT crypto payment of `amount`: its id and its address.
+pub async fn stablecoin_payment(app: &crate::support::TestApp, amount: i64, currency: &str) -> (String, Address) {
+    let api = crate::money_support::Api::sandbox(app);
+    let payment = api
+        .post(
+            "/v1/payments",
+            json!({"amount": amount, "currency": currency, "method": "crypto"}),
+        )
+        .await
+        .ok();
+    let address = payment["crypto"]["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("an address");
+    (payment["id"].as_str().expect("id").to_owned(), address)
 }
 
 /// The merchant's events of `kind`, oldest first.

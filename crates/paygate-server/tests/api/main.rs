@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_helpers;
+mod chain_api_support;
 mod chain_support;
 mod cluster;
 mod money_support;
@@ -11,6 +12,7 @@ mod support;
 mod audit;
 mod balance_transactions;
 mod bodies;
+mod chain_api;
 mod chain_deposits;
 mod chain_reorgs;
 mod checkout;
