@@ -181,3 +181,84 @@ async fn two_instances_and_a_rescan_from_the_start_never_credit_twice() {
     second.shutdown().await;
     assert!(ledger_verify(&app).0);
 }
+
+async fn payment(api: &Api, id: &str) -> serde_json::Value {
+    api.get(&format!("/v1/payments/{id}")).await.ok()
+}
+
+#[tokio::test]
+async fn a_usdc_payment_is_processing_when_seen_and_succeeded_after_exactly_its_confirmations() {
+    let chain = Chain::start().await;
+    let app = spawn_on_chain(&chain, 3).await;
+    let api = Api::sandbox(&app);
+    let (id, address) = crate::chain_support::stablecoin_payment(&app, 5_000_000, "USDC").await;
+    assert_eq!(payment(&api, &id).await["crypto"]["confirmations_required"], 3);
+    // Two transfers in one transaction: 2 + 3 USDC.
+    chain
+        .pay_many(chain.usdc, &[(address, 2_000_000), (address, 3_000_000)])
+        .await;
+    let seen = crate::chain_support::eventually(20, "processing", || async {
+        let p = payment(&api, &id).await;
+        (p["status"] == "processing").then_some(p)
+    })
+    .await;
+    assert_eq!(seen["amount_received"], 0, "nothing is received before it is confirmed");
+    assert_eq!(events_of(&api, "payment.processing").await.len(), 1);
+    chain.mine(1).await;
+    let_it_poll().await;
+    let p = payment(&api, &id).await;
+    assert_eq!(
+        (p["status"].as_str(), p["amount_received"].as_i64()),
+        (Some("processing"), Some(0)),
+        "2 of 3"
+    );
+    assert_eq!(api.balance("USDC").await.0, 0);
+    chain.mine(1).await;
+    available_becomes(&api, "USDC", 5_000_000).await;
+    let p = payment(&api, &id).await;
+    assert_eq!(
+        (p["status"].as_str(), p["amount_received"].as_i64()),
+        (Some("succeeded"), Some(5_000_000))
+    );
+    let succeeded = events_of(&api, "payment.succeeded").await;
+    assert_eq!(succeeded.len(), 1);
+    assert_eq!(succeeded[0]["amount_received"], 5_000_000);
+    assert!(
+        events_of(&api, "wallet.deposit").await.is_empty(),
+        "a payment's deposit is the payment's"
+    );
+    assert!(ledger_verify(&app).0);
+}
+
+#[tokio::test]
+async fn an_overpayment_credits_all_and_an_underpayment_credits_what_came_then_expires_showing_it() {
+    let chain = Chain::start().await;
+    let clock = std::sync::Arc::new(paygate_server::clock::ManualClock::at(crate::auth_helpers::unix_now()));
+    let app = crate::chain_support::spawn_on_chain_with_clock(&chain, 1, clock.clone()).await;
+    let api = Api::sandbox(&app);
+    let (over, over_address) = crate::chain_support::stablecoin_payment(&app, 1_000_000, "USDT").await;
+    let (under, under_address) = crate::chain_support::stablecoin_payment(&app, 1_000_000, "USDT").await;
+    chain.pay(chain.usdt, over_address, 1_500_000).await;
+    chain.pay(chain.usdt, under_address, 400_000).await;
+    available_becomes(&api, "USDT", 1_900_000).await;
+    let p = payment(&api, &over).await;
+    assert_eq!(
+        (p["status"].as_str(), p["amount_received"].as_i64()),
+        (Some("succeeded"), Some(1_500_000))
+    );
+    let p = payment(&api, &under).await;
+    assert_eq!(
+        (p["status"].as_str(), p["amount_received"].as_i64()),
+        (Some("processing"), Some(400_000))
+    );
+
+    clock.advance(2 * 24 * 3600);
+    let p = crate::chain_support::eventually(20, "the underpaid payment expired", || async {
+        let p = payment(&api, &under).await;
+        (p["status"] == "expired").then_some(p)
+    })
+    .await;
+    assert_eq!(p["amount_received"], 400_000, "it expires showing what it received");
+    assert_eq!(api.balance("USDT").await.0, 1_900_000, "nothing received is lost");
+    assert!(ledger_verify(&app).0);
+}

@@ -327,9 +327,23 @@ pub fn test_chain_config(chain: &Chain, confirmations: u64) -> paygate_server::c
 
 /// The server (with its sandbox signer) on the test chain `chain`.
 pub async fn spawn_on_chain(chain: &Chain, confirmations: u64) -> crate::support::TestApp {
+    spawn_on_chain_with_clock(
+        chain,
+        confirmations,
+        std::sync::Arc::new(paygate_server::clock::SystemClock),
+    )
+    .await
+}
+
+/// [`spawn_on_chain`] with the server reading time from `clock`.
+pub async fn spawn_on_chain_with_clock(
+    chain: &Chain,
+    confirmations: u64,
+    clock: std::sync::Arc<dyn paygate_server::clock::Clock>,
+) -> crate::support::TestApp {
     use_built_signer();
     let config = test_chain_config(chain, confirmations);
-    crate::support::spawn_with(move |c| {
+    crate::support::spawn_with_clock(clock, move |c| {
         crate::money_support::generous_limits(c);
         c.chains.test = Some(config);
     })
