@@ -1,6 +1,7 @@
 //! The `paygate-signer` command: init, serve, attest, verify.
 
 use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -83,7 +84,11 @@ fn set_allowed(data_dir: &std::path::Path, address: &str, allowed: bool) -> anyh
         anyhow::bail!("{} is not an initialised signer directory", data_dir.display());
     }
     store::set_allowed(data_dir, parsed, allowed)?;
-    println!("{} {parsed}", if allowed { "allowed" } else { "disallowed" });
+    let own_uid = std::fs::metadata("/proc/self").ok().map(|m| m.uid());
+    let op = if allowed { "allow" } else { "disallow" };
+    let detail = serde_json::json!({"address": parsed.checksummed()});
+    AuditLog::open(&data_dir.join("audit.log"))?.record(own_uid, op, "allowed", detail)?;
+    println!("{op}ed {parsed}");
     Ok(())
 }
 

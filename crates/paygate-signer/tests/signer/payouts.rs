@@ -288,4 +288,18 @@ async fn allowlist_only_refuses_unknown_addresses_until_the_operator_allows_them
     let decisions = payout_decisions(&s.dir);
     let reasons: Vec<&str> = decisions.iter().map(|d| d.2.as_str()).collect();
     assert_eq!(reasons, ["not_allowlisted", "", "not_allowlisted", "not_allowlisted"]);
+    // The operator's changes are in the same hash chain as the running signer's decisions.
+    let ops: Vec<String> = audit_entries(&s.dir)
+        .iter()
+        .filter(|e| e["op"] != "sign_payout")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["op"].as_str().unwrap(),
+                e["detail"]["address"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(ops, [format!("allow {DEST}"), format!("disallow {DEST}")]);
+    assert!(verify(&s.dir).status.success());
 }
