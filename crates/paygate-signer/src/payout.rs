@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eth::{erc20_transfer_data, Address};
 use crate::hd::{KeyPath, Seed};
-use crate::policy::{positive, Outcome, Policy, Refusal, TxParams};
+use crate::policy::{integer, positive, Outcome, Policy, Refusal, TxParams};
 
 /// The rolling window of the daily cap.
 pub const DAY_SECONDS: i64 = 24 * 60 * 60;
@@ -136,21 +136,14 @@ pub fn decide(
     if !payout_id_valid(&intent.payout_id) {
         return Err(Refusal::PayoutId);
     }
-    let token = policy.token(&intent.token)?;
+    // The request in normal form first: a repeated request gets the
+    // transaction signed before even when the policy has changed since (it
+    // exists already, and may be on its way).
+    let token = Address::parse(&intent.token).map_err(|_| Refusal::Token)?;
     let amount = positive(&intent.amount)?;
     let to = Address::parse(&intent.to).map_err(|_| Refusal::Destination)?;
-    let hot = seed.address(KeyPath::HotWallet).map_err(|_| Refusal::Key)?;
-    if to == Address([0u8; 20]) || to == token || to == hot {
-        return Err(Refusal::Destination);
-    }
-    let tx = TxParams {
-        nonce: intent.nonce,
-        gas_limit: intent.gas_limit,
-        max_fee_per_gas: &intent.max_fee_per_gas,
-        max_priority_fee_per_gas: &intent.max_priority_fee_per_gas,
-    };
-    let (max_fee, priority) = policy.fees(&tx)?;
-    policy.transfer_gas(tx.gas_limit)?;
+    let max_fee = positive(&intent.max_fee_per_gas).map_err(|_| Refusal::Fee)?;
+    let priority = integer(&intent.max_priority_fee_per_gas).map_err(|_| Refusal::Fee)?;
     let asked = PayoutIntent {
         payout_id: intent.payout_id.clone(),
         token: token.checksummed(),
@@ -161,11 +154,24 @@ pub fn decide(
         max_fee_per_gas: max_fee.to_string(),
         max_priority_fee_per_gas: priority.to_string(),
     };
-
     let versions = book.versions(&intent.payout_id);
     if let Some(before) = versions.iter().find(|v| v.payout == asked) {
         return Ok(PayoutDecision::Replay(before.clone()));
     }
+
+    policy.token(&intent.token)?;
+    let hot = seed.address(KeyPath::HotWallet).map_err(|_| Refusal::Key)?;
+    if to == Address([0u8; 20]) || to == token || to == hot {
+        return Err(Refusal::Destination);
+    }
+    let tx = TxParams {
+        nonce: intent.nonce,
+        gas_limit: intent.gas_limit,
+        max_fee_per_gas: &asked.max_fee_per_gas,
+        max_priority_fee_per_gas: &asked.max_priority_fee_per_gas,
+    };
+    policy.fees(&tx)?;
+    policy.transfer_gas(tx.gas_limit)?;
     let (first_at, replacement) = match (versions.first(), versions.last()) {
         (Some(first), Some(latest)) => {
             let fee = |text: &str| text.parse::<u128>().unwrap_or(u128::MAX);

@@ -207,6 +207,26 @@ fn caps_hold_per_payout_and_per_token_over_a_rolling_day() {
 }
 
 #[test]
+fn a_repeated_request_gets_its_transaction_even_under_a_tighter_policy() {
+    let mut p = policy();
+    let mut book = PayoutBook::default();
+    let first = signed(run(
+        &p,
+        &mut book,
+        &BTreeSet::new(),
+        &payout("po_1", "700", "2000"),
+        NOW,
+    ));
+    (p.payout_cap, p.daily_cap, p.max_fee_per_gas_gwei, p.allowlist_only) = (1, 1, 0, true);
+    p.tokens.clear();
+    let again = run(&p, &mut book, &BTreeSet::new(), &payout("po_1", "700", "2000"), NOW + 1);
+    assert_eq!(again, Ok(PayoutDecision::Replay(first)));
+    // A bump is a new signature: the policy in force decides it.
+    let bump = run(&p, &mut book, &BTreeSet::new(), &payout("po_1", "700", "4000"), NOW + 1);
+    assert_eq!(bump, Err(Refusal::Token));
+}
+
+#[test]
 fn allowlist_only_pays_only_allowed_destinations() {
     let mut p = policy();
     p.allowlist_only = true;

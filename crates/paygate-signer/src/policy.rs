@@ -174,20 +174,22 @@ pub enum Refusal {
     NotHere,
 }
 
-pub(crate) fn positive(text: &str) -> Result<u128, Refusal> {
+/// A decimal integer: digits only (no sign, no point).
+pub(crate) fn integer(text: &str) -> Result<u128, Refusal> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Refusal::Amount);
     }
-    match text.parse::<u128>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(Refusal::Amount),
-    }
+    text.parse::<u128>().map_err(|_| Refusal::Amount)
+}
+
+pub(crate) fn positive(text: &str) -> Result<u128, Refusal> {
+    integer(text).and_then(|n| if n > 0 { Ok(n) } else { Err(Refusal::Amount) })
 }
 
 impl Policy {
     pub(crate) fn fees(&self, tx: &TxParams<'_>) -> Result<(u128, u128), Refusal> {
         let max_fee = positive(tx.max_fee_per_gas).map_err(|_| Refusal::Fee)?;
-        let priority = tx.max_priority_fee_per_gas.parse::<u128>().map_err(|_| Refusal::Fee)?;
+        let priority = integer(tx.max_priority_fee_per_gas).map_err(|_| Refusal::Fee)?;
         let ceiling = u128::from(self.max_fee_per_gas_gwei) * 1_000_000_000;
         if max_fee > ceiling || priority > max_fee {
             return Err(Refusal::Fee);
