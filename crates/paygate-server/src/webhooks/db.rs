@@ -6,6 +6,7 @@ use paygate_proto::{Environment, MerchantId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
+use super::delivery_state::{DeliveryEvent, DeliveryState};
 use crate::crypto::Sealed;
 use crate::store::page::{Page, SortValue};
 use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
@@ -225,14 +226,21 @@ pub async fn disable_endpoint(conn: &mut AnyConnection, id: &str, reason: &str, 
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE webhook_deliveries SET status = 'canceled', next_attempt_at = NULL, updated_at = $1 \
-         WHERE endpoint_id = $2 AND status = 'pending'",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(conn)
-    .await?;
+    // Only pending deliveries move; the final ones keep their state.
+    let from = DeliveryState::Pending;
+    if let Some(step) = from.on(DeliveryEvent::EndpointDisabled) {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, updated_at = $3 \
+             WHERE endpoint_id = $4 AND status = $5",
+        )
+        .bind(step.state.as_str())
+        .bind(step.next_attempt_at)
+        .bind(now)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -301,11 +309,12 @@ pub async fn insert_deliveries(
             .map(|i| {
                 let b = i * 5 + 2;
                 format!(
-                    "(${b}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1, $1)",
+                    "(${b}, ${}, ${}, ${}, ${}, '{planned}', 0, $1, $1, $1)",
                     b + 1,
                     b + 2,
                     b + 3,
-                    b + 4
+                    b + 4,
+                    planned = DeliveryState::PLANNED.as_str()
                 )
             })
             .collect();
@@ -488,10 +497,14 @@ pub struct DeliveryRow {
     pub endpoint_id: String,
     pub event_id: String,
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryState,
     pub next_attempt_at: Option<i64>,
     pub created_at: i64,
     pub attempts: Vec<AttemptRecord>,
+}
+
+fn delivery_state(text: &str) -> StoreResult<DeliveryState> {
+    DeliveryState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("webhook delivery status {text:?}")))
 }
 
 /// One page of an endpoint's deliveries, each with its attempts.
@@ -520,7 +533,7 @@ pub async fn list_deliveries(
                 endpoint_id: row.try_get("endpoint_id")?,
                 event_id: row.try_get("event_id")?,
                 event_type: row.try_get("type")?,
-                status: row.try_get("status")?,
+                status: delivery_state(&row.try_get::<String, _>("status")?)?,
                 next_attempt_at: row.try_get("next_attempt_at")?,
                 created_at: row.try_get("created_at")?,
                 attempts: Vec::new(),

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::db::{self, DeliveryRow, EndpointRecord};
+use super::delivery_state::DeliveryState;
 use super::egress::{self, Policy};
 use super::secret_context;
 use crate::api_keys::Actor;
@@ -355,7 +356,7 @@ fn delivery_to_wire(row: &DeliveryRow) -> Delivery {
         endpoint: row.endpoint_id.clone(),
         event: row.event_id.clone(),
         event_type: row.event_type.clone(),
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         next_attempt_at: row.next_attempt_at.map(rfc3339),
         created_at: rfc3339(row.created_at),
         attempts: row
@@ -504,7 +505,7 @@ pub async fn redeliver_event(
             endpoint: endpoint.id.clone(),
             event: event.id.clone(),
             event_type: event.event_type.clone(),
-            status: "pending".to_owned(),
+            status: DeliveryState::PLANNED.as_str().to_owned(),
             next_attempt_at: Some(rfc3339(now)),
             created_at: rfc3339(now),
             attempts: Vec::new(),
