@@ -11,6 +11,7 @@ pub mod rail;
 pub mod rpc;
 pub mod sandbox;
 pub mod signer_client;
+pub mod sweeps;
 pub mod watcher;
 
 use std::sync::Arc;

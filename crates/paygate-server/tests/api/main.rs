@@ -15,6 +15,7 @@ mod bodies;
 mod chain_api;
 mod chain_deposits;
 mod chain_reorgs;
+mod chain_sweeps;
 mod checkout;
 mod cli;
 mod crash;

@@ -63,7 +63,7 @@ impl Settings {
         }
     }
 
-    fn scope(&self) -> Scope {
+    pub fn scope(&self) -> Scope {
         Scope {
             env: self.env,
             chain_id: i64::try_from(self.chain_id).unwrap_or(i64::MAX),
@@ -92,6 +92,8 @@ pub enum WatchError {
     Rpc(#[from] RpcError),
     #[error("{0:?}")]
     Store(ApiError),
+    #[error("the signer: {0}")]
+    Signer(String),
 }
 
 impl From<ApiError> for WatchError {
@@ -118,6 +120,8 @@ pub struct Report {
     pub dropped: usize,
     /// The fork point of a reorganisation handled in this poll.
     pub reorg_fork: Option<u64>,
+    /// Sweeps not finished at the start of this poll's sweep round.
+    pub sweeps_open: usize,
 }
 
 /// Starts a watcher for every environment with a configured chain.
@@ -206,6 +210,9 @@ pub async fn tick(state: &AppState, rpc: &ChainRpc, settings: &Settings) -> Resu
         }
     }
     confirm(state, rpc, settings, head, &mut report).await?;
+    if let Some(signer) = state.signer() {
+        report.sweeps_open = crate::chain::sweeps::run_once(state, rpc, signer, settings).await?;
+    }
     let now = state.now();
     for (merchant, payment) in store::underpaid_due(&pool, settings.env, now).await? {
         let env = settings.env;

@@ -1,0 +1,28 @@
+-- Sweeps of confirmed deposits to the hot wallet (docs/stablecoins.md).
+-- A sweep keeps its signed transactions before they are sent, so a restart
+-- resends the same ones and never signs a second transfer of the same funds.
+CREATE TABLE chain_sweeps (
+    id               TEXT PRIMARY KEY,
+    env              TEXT NOT NULL CHECK (env IN ('test', 'live')),
+    chain_id         BIGINT NOT NULL,
+    address_id       TEXT NOT NULL REFERENCES wallet_addresses (id),
+    derivation_index BIGINT NOT NULL,
+    address          TEXT NOT NULL,
+    token            TEXT NOT NULL,
+    currency         TEXT NOT NULL,
+    amount           BIGINT NOT NULL CHECK (amount > 0),
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'topping_up', 'sweeping', 'done', 'failed')),
+    topup_tx         TEXT,
+    topup_raw        TEXT,
+    sweep_tx         TEXT,
+    sweep_raw        TEXT,
+    failure          TEXT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
+);
+-- One open sweep per address and token, whichever instance makes it.
+CREATE UNIQUE INDEX chain_sweeps_one_open ON chain_sweeps (env, chain_id, address_id, token)
+    WHERE state IN ('pending', 'topping_up', 'sweeping');
+
+-- The sweep that moved a confirmed transfer's tokens on.
+ALTER TABLE chain_transfers ADD COLUMN sweep_id TEXT;
