@@ -20,8 +20,9 @@ CREATE TABLE chain_sweeps (
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL
 );
--- One open sweep per address and token, whichever instance makes it.
-CREATE UNIQUE INDEX chain_sweeps_one_open ON chain_sweeps (env, chain_id, address_id, token)
+-- One open sweep per address, whichever instance makes it: an address's
+-- transactions take its nonces one after another.
+CREATE UNIQUE INDEX chain_sweeps_one_open ON chain_sweeps (env, chain_id, address_id)
     WHERE state IN ('pending', 'topping_up', 'sweeping');
 
 -- The sweep that moved a confirmed transfer's tokens on.

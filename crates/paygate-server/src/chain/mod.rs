@@ -8,6 +8,7 @@ pub mod deposit_addresses;
 pub mod metrics;
 pub mod preflight;
 pub mod rail;
+pub mod reconcile;
 pub mod rpc;
 pub mod sandbox;
 pub mod signer_client;

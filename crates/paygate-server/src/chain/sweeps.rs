@@ -39,8 +39,10 @@ struct Sweep {
     sweep_raw: Option<String>,
 }
 
-/// One round: opens sweeps for addresses with unswept confirmed deposits,
-/// then moves every open sweep on by one step.
+/// One round: opens sweeps for addresses with unswept confirmed deposits
+/// (one open sweep per address, so its nonces never collide; the next
+/// token waits for the round after), then moves every open sweep on by
+/// one step.
 pub async fn run_once(
     state: &AppState,
     rpc: &ChainRpc,
@@ -88,7 +90,7 @@ async fn open_sweeps(state: &AppState, rpc: &ChainRpc, settings: &Settings) -> R
     let rows = sqlx::query(
         "SELECT DISTINCT t.address_id, t.derivation_index, t.to_address, t.token, t.currency FROM chain_transfers t \
          WHERE t.env = $1 AND t.chain_id = $2 AND t.state = 'confirmed' AND t.sweep_id IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM chain_sweeps s WHERE s.address_id = t.address_id AND s.token = t.token \
+         AND NOT EXISTS (SELECT 1 FROM chain_sweeps s WHERE s.address_id = t.address_id \
            AND s.state IN ('pending', 'topping_up', 'sweeping')) LIMIT 200",
     )
     .bind(scope.env.as_str())

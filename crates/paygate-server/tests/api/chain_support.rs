@@ -457,3 +457,33 @@ pub async fn rewind_cursor(app: &crate::support::TestApp) {
         .expect("blocks");
     db.close().await;
 }
+
+/// Runs `paygate ARGS` against `app`'s data directory and database with
+/// `[chains.test.ethereum]` pointing at `chain` (as the operator's
+/// environment would set it).
+pub fn chain_cli(app: &crate::support::TestApp, chain: &Chain, args: &[&str]) -> std::process::Output {
+    let (usdc, usdt) = (word(chain.usdc), word(chain.usdt));
+    let chain_id = chain.chain_id.to_string();
+    crate::support::paygate(
+        &app.data_dir,
+        args,
+        &[
+            ("PAYGATE_DATABASE_URL", &app.database_url),
+            ("PAYGATE_CHAINS__TEST__ETHEREUM__RPC_URL", &chain.url),
+            ("PAYGATE_CHAINS__TEST__ETHEREUM__CHAIN_ID", &chain_id),
+            ("PAYGATE_CHAINS__TEST__ETHEREUM__TOKENS__USDC", &usdc),
+            ("PAYGATE_CHAINS__TEST__ETHEREUM__TOKENS__USDT", &usdt),
+        ],
+    )
+}
+
+/// `paygate chain reconcile --env test --json`: whether it was clean, and its report.
+pub fn reconcile(app: &crate::support::TestApp, chain: &Chain) -> (bool, Value, String) {
+    let out = chain_cli(app, chain, &["--json", "chain", "reconcile", "--env", "test"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success() && report["ok"] == true,
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

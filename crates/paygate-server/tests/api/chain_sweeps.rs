@@ -3,7 +3,9 @@
 
 use alloy_primitives::Address;
 
-use crate::chain_support::{available_becomes, deposit_address, eventually, spawn_on_chain, Chain};
+use crate::chain_support::{
+    available_becomes, chain_cli, deposit_address, eventually, reconcile, spawn_on_chain, Chain,
+};
 use crate::money_support::{ledger_verify, Api};
 
 async fn sweep_states(app: &crate::support::TestApp) -> Vec<String> {
@@ -59,4 +61,32 @@ async fn confirmed_deposits_are_swept_to_the_hot_wallet_with_a_gas_top_up_first(
         "a sweep moves custody, not the balance"
     );
     assert!(ledger_verify(&app).0);
+
+    let out = chain_cli(&app, &chain, &["chain", "status", "--env", "test", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["hot_wallet"].as_str().unwrap().parse::<Address>().unwrap(), hot);
+    assert_eq!(status["balances"]["USDC"], 4_000_000);
+    assert_eq!(status["balances"]["USDT"], 500_000);
+    assert!(status["balances"]["ETH"].as_str().is_some());
+    assert_eq!(status["pending_sweeps"], 0);
+    assert_eq!(status["block"], chain.block_number().await);
+    assert!(status["lag_blocks"].as_u64().unwrap() <= 2, "{status}");
+
+    let (clean, report, stderr) = reconcile(&app, &chain);
+    assert!(clean, "{report} {stderr}");
+
+    // Tokens leave the hot wallet behind Paygate's back: reconcile names it.
+    chain.steal(chain.usdc, hot, 250_000).await;
+    let (clean, report, stderr) = reconcile(&app, &chain);
+    assert!(!clean);
+    let usdc = report["custody"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["currency"] == "USDC")
+        .unwrap()
+        .clone();
+    assert_eq!(usdc["difference"], -250_000, "{report}");
+    assert!(stderr.contains("USDC (-250000)"), "{stderr}");
 }
