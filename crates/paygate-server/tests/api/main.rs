@@ -12,6 +12,7 @@ mod audit;
 mod balance_transactions;
 mod bodies;
 mod chain_api;
+mod chain_isolation;
 mod checkout;
 mod cli;
 mod crash;
