@@ -190,22 +190,17 @@ pub async fn next_address(
         if taken.is_some() {
             continue;
         }
-        let id = ids::new_id("wal");
-        sqlx::query(
-            "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let id = record_address(
+            &mut *conn,
+            merchant,
+            env,
+            NETWORK,
+            &address,
+            i64::from(index),
+            payment,
+            now,
         )
-        .bind(&id)
-        .bind(merchant.as_str())
-        .bind(env.as_str())
-        .bind(NETWORK)
-        .bind(&address)
-        .bind(i64::from(index))
-        .bind(payment)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        ?;
+        .await?;
         sqlx::query(
             "UPDATE wallets SET next_index = $1, updated_at = $2 WHERE merchant_id = $3 AND env = $4 AND network = $5",
         )
@@ -227,6 +222,37 @@ pub async fn next_address(
         });
     }
     Err(ApiError::new(ErrorCode::InvalidState).with_detail("No unused address is left near this wallet's next index."))
+}
+
+/// Records an address handed out to `merchant` (for `payment`, when it
+/// pays one) and returns the row's id.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_address(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    network: &str,
+    address: &str,
+    index: i64,
+    payment: Option<&str>,
+    now: i64,
+) -> ApiResult<String> {
+    let id = ids::new_id("wal");
+    sqlx::query(
+        "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(merchant.as_str())
+    .bind(env.as_str())
+    .bind(network)
+    .bind(address)
+    .bind(index)
+    .bind(payment)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
 }
 
 fn check_network(network: &str, errors: &mut Vec<FieldError>) {

@@ -12,7 +12,6 @@ use super::address;
 use super::signer_client::{SignerClient, SignerError};
 use crate::clock::rfc3339;
 use crate::http::{ApiError, ApiResult};
-use crate::ids;
 
 /// The network name of the EVM chain, in the API and in `wallet_addresses`.
 pub const NETWORK: &str = "ethereum";
@@ -57,21 +56,7 @@ pub async fn allocate(
         .ok_or_else(|| ApiError::internal("every deposit index of the seed is used"))?;
     let answered = signer.derive_address(index).await.map_err(signer_error)?;
     let address = address::checksummed(&answered).map_err(|e| ApiError::internal(format!("signer address {e}")))?;
-    let id = ids::new_id("wal");
-    sqlx::query(
-        "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&id)
-    .bind(merchant.as_str())
-    .bind(env.as_str())
-    .bind(NETWORK)
-    .bind(&address)
-    .bind(taken)
-    .bind(payment)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    let id = crate::wallets::record_address(conn, merchant, env, NETWORK, &address, taken, payment, now).await?;
     Ok(WalletAddress {
         id,
         object: "wallet_address".to_owned(),

@@ -60,7 +60,9 @@ pub async fn run_once(
                     tracing::warn!(sweep = %sweep.id, code = %code, "the signer refused a sweep step");
                     set_state(state, &sweep.id, &sweep.state, "failed", Some(code)).await?;
                 }
-                StepError::Watch(err) => return Err(err),
+                // One sweep's trouble (a hot wallet without ether, a node
+                // refusing) waits for the next round; the others go on.
+                StepError::Watch(err) => tracing::warn!(sweep = %sweep.id, error = %err, "a sweep step failed"),
             }
         }
     }

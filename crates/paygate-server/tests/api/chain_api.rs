@@ -1,9 +1,8 @@
 //! The stablecoin API against a real anvil and a real `paygate-signer`:
 //! USDC/USDT payments and `ethereum` wallets with custodial addresses from
 //! the signer, `422 network_unavailable`, bad input, the start checks
-//! (live https only, chain id, token decimals), and the canary isolation
-//! test: a seed known to the test is in the signer's memory and nowhere in
-//! the app's.
+//! (live https only, chain id, token decimals). The canary isolation test
+//! is in chain_isolation.rs.
 
 use paygate_server::chain::config::Token;
 use paygate_server::clock::SystemClock;
@@ -11,29 +10,21 @@ use paygate_server::config::Config;
 use paygate_server::serve::{self, ServeOptions};
 use serde_json::{json, Value};
 
-use crate::chain_api_support::{
-    init_signer, memory_holds, process_children, signer_bin, start_signer, with_chain, Anvil, Killed, DEV_ACCOUNTS,
-    DEV_MNEMONIC,
-};
+use crate::chain_api_support::{Anvil, ChainApp, DEV_ACCOUNTS};
 use crate::money_support::{generous_limits, live_api, Api};
 use crate::support::spawn_with;
 
-fn crypto(amount: Value, currency: &str) -> Value {
+pub fn crypto(amount: Value, currency: &str) -> Value {
     json!({"amount": amount, "currency": currency, "method": "crypto"})
 }
 
 #[tokio::test]
 async fn stablecoin_payments_and_wallets_get_fresh_custodial_addresses_from_the_signer() {
-    let Some(anvil) = Anvil::start().await else { return };
-    let signer_dir = tempfile::tempdir().unwrap();
-    let (_signer, socket) = start_signer(signer_dir.path(), DEV_MNEMONIC, &anvil);
-    let chain = anvil.chain(&[Token::Usdc, Token::Usdt], 3);
-    let app = spawn_with(|c| {
-        generous_limits(c);
-        with_chain(c, chain, &socket);
-    })
-    .await;
-    let api = Api::sandbox(&app);
+    let Some(chain) = ChainApp::start(&[Token::Usdc, Token::Usdt], 3).await else {
+        return;
+    };
+    let (anvil, app) = (&chain.anvil, &chain.app);
+    let api = Api::sandbox(app);
 
     let usdc = api
         .post_idem("/v1/payments", crypto(json!(2_500_000), "USDC"), "usdc-1")
@@ -106,7 +97,7 @@ async fn stablecoin_payments_and_wallets_get_fresh_custodial_addresses_from_the_
     );
 
     // Live mode has no chain here.
-    let live = live_api(&app).await;
+    let live = live_api(app).await;
     let refused = live.post("/v1/payments", crypto(json!(1_000_000), "USDC")).await;
     assert_eq!(
         (refused.status, refused.code()),
@@ -150,16 +141,10 @@ async fn without_a_chain_or_a_token_contract_the_network_is_unavailable() {
     assert_eq!(btc["network"], "bitcoin");
 
     // A chain with only USDC configured: USDT is named as the missing token.
-    let Some(anvil) = Anvil::start().await else { return };
-    let signer_dir = tempfile::tempdir().unwrap();
-    let (_signer, socket) = start_signer(signer_dir.path(), DEV_MNEMONIC, &anvil);
-    let chain = anvil.chain(&[Token::Usdc], 12);
-    let app = spawn_with(|c| {
-        generous_limits(c);
-        with_chain(c, chain, &socket);
-    })
-    .await;
-    let api = Api::sandbox(&app);
+    let Some(chain) = ChainApp::start(&[Token::Usdc], 12).await else {
+        return;
+    };
+    let api = Api::sandbox(&chain.app);
     let reply = api.post("/v1/payments", crypto(json!(1_000_000), "USDT")).await;
     assert_eq!((reply.status, reply.code()), (422, "network_unavailable"));
     assert!(
@@ -248,16 +233,10 @@ async fn bad_stablecoin_input_gets_clear_errors() {
 
 #[tokio::test]
 async fn withdrawals_to_ethereum_are_checked_and_never_paid_by_pretence() {
-    let Some(anvil) = Anvil::start().await else { return };
-    let signer_dir = tempfile::tempdir().unwrap();
-    let (_signer, socket) = start_signer(signer_dir.path(), DEV_MNEMONIC, &anvil);
-    let chain = anvil.chain(&[Token::Usdc], 12);
-    let app = spawn_with(|c| {
-        generous_limits(c);
-        with_chain(c, chain, &socket);
-    })
-    .await;
-    let api = Api::sandbox(&app);
+    let Some(chain) = ChainApp::start(&[Token::Usdc], 12).await else {
+        return;
+    };
+    let api = Api::sandbox(&chain.app);
     // A lower-case address carries no checksum and is accepted; there is no
     // USDC balance until the watcher credits a deposit.
     let reply = api
@@ -355,150 +334,4 @@ async fn a_live_chain_takes_https_only_and_a_chain_id_must_match_the_node() {
     // With the right chain, the next thing missing is the signer itself.
     let err = start(anvil.chain(&[Token::Usdc, Token::Usdt], 12)).await;
     assert!(err.contains("signer.socket"), "{err}");
-}
-
-/// A phrase no other test or process uses: the signer takes any words.
-fn canary_mnemonic() -> String {
-    let words: Vec<String> = (0..12)
-        .map(|_| format!("canary{:08x}", rand::random::<u32>()))
-        .collect();
-    words.join(" ")
-}
-
-/// The BIP39 seed of `mnemonic` (empty passphrase), as the signer derives it.
-fn bip39_seed(mnemonic: &str) -> Vec<u8> {
-    let mut seed = vec![0u8; 64];
-    ring::pbkdf2::derive(
-        ring::pbkdf2::PBKDF2_HMAC_SHA512,
-        std::num::NonZeroU32::new(2048).unwrap(),
-        b"mnemonic",
-        mnemonic.as_bytes(),
-        &mut seed,
-    );
-    seed
-}
-
-#[tokio::test]
-async fn the_canary_seed_lives_in_the_sandbox_signer_and_nowhere_in_the_app() {
-    use std::io::BufRead as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let Some(anvil) = Anvil::start().await else { return };
-    let mnemonic = canary_mnemonic();
-    let seed = bip39_seed(&mnemonic);
-    let seed_hex = hex::encode(&seed);
-    let needles: [&[u8]; 3] = [&seed, seed_hex.as_bytes(), mnemonic.as_bytes()];
-    // The operator imports the seed into the signer's own directory; the
-    // app only ever starts that signer.
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    init_signer(&data.join("signer"), &mnemonic);
-
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_paygate"));
-    command
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--json", "serve"])
-        .env("PAYGATE_LISTEN", "127.0.0.1:0")
-        .env("PAYGATE_ADMIN_LISTEN", "127.0.0.1:0")
-        .env("PAYGATE_SIGNER_BIN", signer_bin())
-        .env_remove("PAYGATE_MASTER_KEY")
-        .env_remove("PAYGATE_DATABASE_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (key, value) in anvil.env_vars() {
-        command.env(key, value);
-    }
-    let mut server = Killed(command.spawn().expect("paygate serve"));
-    let mut stdout = std::io::BufReader::new(server.0.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    let banner: Value = serde_json::from_str(&banner).unwrap_or_else(|_| panic!("banner: {banner}"));
-    let server_pid = server.0.id();
-    let signers: Vec<u32> = process_children(server_pid)
-        .into_iter()
-        .filter(|(_, name)| name == "paygate-signer")
-        .map(|(pid, _)| pid)
-        .collect();
-    assert_eq!(signers.len(), 1, "one sandbox signer, a child of the server");
-    let signer_pid = signers[0];
-
-    // The app asks the signer for an address: the canary seed's key 0.
-    let ca = std::fs::read(banner["cert_path"].as_str().unwrap()).unwrap();
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-        .build()
-        .unwrap();
-    let api = Api {
-        http,
-        base_url: banner["url"].as_str().unwrap().replace("127.0.0.1", "localhost"),
-        key: banner["sandbox"]["key"].as_str().unwrap().to_owned(),
-        secret: None,
-    };
-    let payment = api.post("/v1/payments", crypto(json!(1_000_000), "USDC")).await.ok();
-    let address = payment["crypto"]["address"].as_str().unwrap().to_owned();
-    assert!(
-        address.starts_with("0x") && !DEV_ACCOUNTS.contains(&address.as_str()),
-        "{address}"
-    );
-
-    // The signer holds the seed (which shows the search finds it)...
-    let in_signer = memory_holds(signer_pid, &needles);
-    let Some(in_signer) = in_signer else {
-        eprintln!("SKIPPED: /proc/{signer_pid}/mem cannot be read here (needs root or ptrace rights)");
-        return;
-    };
-    assert!(in_signer[0], "the canary seed is in the signer's memory");
-    // ...and the app has none of it: memory, environment, database, WAL, logs.
-    let in_server = memory_holds(server_pid, &needles).expect("the server's memory can be read");
-    assert_eq!(
-        in_server,
-        vec![false, false, false],
-        "the canary is in the server's memory"
-    );
-    let environ = std::fs::read(format!("/proc/{server_pid}/environ")).unwrap();
-    let signer_environ = std::fs::read(format!("/proc/{signer_pid}/environ")).unwrap();
-    assert!(
-        signer_environ.is_empty(),
-        "the sandbox signer gets an empty environment"
-    );
-    let socket = data.join("signer/signer.sock");
-    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server_pid.to_string()])
-        .status();
-    let exited = tokio::task::spawn_blocking(move || {
-        let status = server.0.wait();
-        (server, status)
-    });
-    let (mut server, status) = tokio::time::timeout(std::time::Duration::from_secs(20), exited)
-        .await
-        .expect("the server stops")
-        .unwrap();
-    assert!(status.is_ok());
-    assert!(
-        !std::path::Path::new(&format!("/proc/{signer_pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{signer_pid}/stat")).is_ok_and(|s| s.contains(") Z ")),
-        "the sandbox signer stops with the server"
-    );
-    let mut logs = Vec::new();
-    std::io::Read::read_to_end(&mut server.0.stderr.take().unwrap(), &mut logs).unwrap();
-    std::io::Read::read_to_end(stdout.get_mut(), &mut logs).unwrap();
-    let mut files = vec![("environment", environ), ("logs", logs)];
-    for name in ["paygate.db", "paygate.db-wal", "paygate.db-shm"] {
-        if let Ok(bytes) = std::fs::read(data.join(name)) {
-            files.push((name, bytes));
-        }
-    }
-    assert!(files
-        .iter()
-        .any(|(name, bytes)| *name == "paygate.db" && !bytes.is_empty()));
-    for (name, bytes) in &files {
-        for needle in needles {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle),
-                "the canary is in the app's {name}"
-            );
-        }
-    }
 }

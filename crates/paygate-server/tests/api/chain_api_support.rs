@@ -331,3 +331,33 @@ pub fn memory_holds(pid: u32, needles: &[&[u8]]) -> Option<Vec<bool>> {
     }
     read_any.then_some(found)
 }
+
+/// A server taking stablecoins on a fresh anvil through a signer seeded
+/// with [`DEV_MNEMONIC`] (so deposit index `i` is [`DEV_ACCOUNTS`]`[i]`).
+pub struct ChainApp {
+    pub anvil: Anvil,
+    pub app: crate::support::TestApp,
+    _signer: Killed,
+    _signer_dir: tempfile::TempDir,
+}
+
+impl ChainApp {
+    /// None (the test says it is skipped) when anvil is not installed.
+    pub async fn start(tokens: &[Token], confirmations: u64) -> Option<ChainApp> {
+        let anvil = Anvil::start().await?;
+        let signer_dir = tempfile::tempdir().expect("temp dir");
+        let (signer, socket) = start_signer(signer_dir.path(), DEV_MNEMONIC, &anvil);
+        let chain = anvil.chain(tokens, confirmations);
+        let app = crate::support::spawn_with(|c| {
+            crate::money_support::generous_limits(c);
+            with_chain(c, chain, &socket);
+        })
+        .await;
+        Some(ChainApp {
+            anvil,
+            app,
+            _signer: signer,
+            _signer_dir: signer_dir,
+        })
+    }
+}

@@ -14,6 +14,7 @@ mod balance_transactions;
 mod bodies;
 mod chain_api;
 mod chain_deposits;
+mod chain_isolation;
 mod chain_reorgs;
 mod chain_sweeps;
 mod checkout;

@@ -210,9 +210,6 @@ pub async fn tick(state: &AppState, rpc: &ChainRpc, settings: &Settings) -> Resu
         }
     }
     confirm(state, rpc, settings, head, &mut report).await?;
-    if let Some(signer) = state.signer() {
-        report.sweeps_open = crate::chain::sweeps::run_once(state, rpc, signer, settings).await?;
-    }
     let now = state.now();
     for (merchant, payment) in store::underpaid_due(&pool, settings.env, now).await? {
         let env = settings.env;
@@ -222,6 +219,9 @@ pub async fn tick(state: &AppState, rpc: &ChainRpc, settings: &Settings) -> Resu
                 Box::pin(async move { payments::expire_processing(conn, &merchant, env, &payment, now).await })
             })
             .await?;
+    }
+    if let Some(signer) = state.signer() {
+        report.sweeps_open = crate::chain::sweeps::run_once(state, rpc, signer, settings).await?;
     }
     Ok(report)
 }
