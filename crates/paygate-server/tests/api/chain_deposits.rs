@@ -121,6 +121,8 @@ async fn a_deposit_is_credited_after_exactly_its_confirmations_with_its_event() 
     assert_eq!(api.balance("USDC").await.0, 2_500_000);
     assert_eq!(events_of(&api, "wallet.deposit").await.len(), 1);
     assert!(ledger_verify(&app).0, "the ledger verifies");
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 #[tokio::test]
@@ -148,6 +150,8 @@ async fn a_look_alike_contract_is_ignored_and_two_transfers_in_one_transaction_c
     assert_eq!(by_amount(40_000)["token"], "USDT");
     assert_eq!(transfer_states(&app).await, ["confirmed", "confirmed", "confirmed"]);
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 #[tokio::test]
@@ -180,6 +184,8 @@ async fn two_instances_and_a_rescan_from_the_start_never_credit_twice() {
     assert_eq!(transfer_states(&app).await.len(), 10);
     second.shutdown().await;
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 async fn payment(api: &Api, id: &str) -> serde_json::Value {
@@ -228,6 +234,8 @@ async fn a_usdc_payment_is_processing_when_seen_and_succeeded_after_exactly_its_
         "a payment's deposit is the payment's"
     );
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 #[tokio::test]
@@ -261,4 +269,6 @@ async fn an_overpayment_credits_all_and_an_underpayment_credits_what_came_then_e
     assert_eq!(p["amount_received"], 400_000, "it expires showing what it received");
     assert_eq!(api.balance("USDT").await.0, 1_900_000, "nothing received is lost");
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }

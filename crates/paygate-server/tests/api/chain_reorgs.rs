@@ -38,6 +38,8 @@ async fn a_transfer_reorganised_away_before_its_confirmations_is_never_credited(
     chain.mine(2).await;
     available_becomes(&api, "USDC", 300_000).await;
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 #[tokio::test]
@@ -75,6 +77,8 @@ async fn a_credited_transfer_reorganised_away_is_reversed_with_its_event_and_ale
     assert_eq!(transfer_states(&app).await, ["confirmed", "reversed"]);
     assert_eq!(api.balance("USDC").await.0, 50_000, "reversed once");
     assert!(ledger_verify(&app).0);
+    let (clean, report, stderr) = crate::chain_support::reconcile(&app, &chain);
+    assert!(clean, "chain reconcile: {report} {stderr}");
 }
 
 #[tokio::test]
