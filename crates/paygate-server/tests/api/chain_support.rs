@@ -204,6 +204,16 @@ impl Chain {
         self.send(token, data).await
     }
 
+    /// One `transferMany` from the funder (who must hold the tokens).
+    pub async fn transfer_many(&self, token: Address, payments: &[(Address, u64)]) -> Value {
+        let data = transferManyCall {
+            to: payments.iter().map(|(a, _)| *a).collect(),
+            value: payments.iter().map(|(_, v)| U256::from(*v)).collect(),
+        }
+        .abi_encode();
+        self.send(token, data).await
+    }
+
     pub async fn balance_of(&self, token: Address, holder: Address) -> u64 {
         let data = format!("0x{}", hex::encode(balanceOfCall { owner: holder }.abi_encode()));
         let out = self

@@ -13,6 +13,7 @@ mod audit;
 mod balance_transactions;
 mod bodies;
 mod chain_api;
+mod chain_bench;
 mod chain_deposits;
 mod chain_isolation;
 mod chain_reorgs;
