@@ -261,15 +261,45 @@ async fn keep_signed(state: &AppState, sweep: &Sweep, to: &str, signed: &Signed)
     Ok(changed)
 }
 
-/// Sends a stored signed transaction; a node that knows it already is fine.
-async fn send(rpc: &ChainRpc, raw: &str) -> Result<(), WatchError> {
+/// What the node said to a stored signed transaction.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    /// Taken now, or known already.
+    Taken,
+    /// Its nonce was used by another transaction: this one will never be
+    /// mined, and the step is taken again with a fresh nonce.
+    NonceUsed,
+}
+
+/// Sends a stored signed transaction.
+async fn send(rpc: &ChainRpc, raw: &str) -> Result<Sent, WatchError> {
     let bytes = hex::decode(raw.trim_start_matches("0x"))
         .map_err(|_| WatchError::Signer("a stored raw transaction is not hex".to_owned()))?;
     match rpc.send_raw(&bytes).await {
-        Ok(_) => Ok(()),
-        Err(RpcError::Refused(reason)) if reason.contains("already") || reason.contains("nonce too low") => Ok(()),
+        Ok(_) => Ok(Sent::Taken),
+        Err(RpcError::Refused(reason)) if reason.contains("already") => Ok(Sent::Taken),
+        Err(RpcError::Refused(reason)) if reason.contains("nonce too low") => Ok(Sent::NonceUsed),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Resends a step's transaction that has no receipt yet; when its nonce went
+/// to another transaction, the sweep goes back to `pending` (checked again
+/// from the chain: gas, then the transfer).
+async fn resend(state: &AppState, rpc: &ChainRpc, sweep: &Sweep, raw: Option<&str>) -> Result<(), WatchError> {
+    let Some(raw) = raw else { return Ok(()) };
+    if send(rpc, raw).await? == Sent::NonceUsed {
+        // Mined in the meantime? Then its receipt says so on the next round.
+        let hash = if sweep.state == "topping_up" {
+            &sweep.topup_tx
+        } else {
+            &sweep.sweep_tx
+        };
+        if receipt_of(rpc, hash.as_deref()).await?.is_none() {
+            set_state(state, &sweep.id, &sweep.state, "pending", None).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Wei per gas the sweep offers: the node's estimate, within the signer's ceiling.
@@ -315,9 +345,7 @@ async fn step(
         }
         "topping_up" => {
             let Some(receipt) = receipt_of(rpc, sweep.topup_tx.as_deref()).await? else {
-                if let Some(raw) = &sweep.topup_raw {
-                    send(rpc, raw).await?;
-                }
+                resend(state, rpc, sweep, sweep.topup_raw.as_deref()).await?;
                 return Ok(());
             };
             if !receipt.success {
@@ -336,11 +364,7 @@ async fn step(
         }
         "sweeping" => {
             match receipt_of(rpc, sweep.sweep_tx.as_deref()).await? {
-                None => {
-                    if let Some(raw) = &sweep.sweep_raw {
-                        send(rpc, raw).await?;
-                    }
-                }
+                None => resend(state, rpc, sweep, sweep.sweep_raw.as_deref()).await?,
                 Some(r) if r.success => {
                     set_state(state, &sweep.id, "sweeping", "done", None).await?;
                 }
