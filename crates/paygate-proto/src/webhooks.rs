@@ -25,6 +25,7 @@ pub const HEADER_PLAIN_SIGNATURE: &str = "x-webhook-signature";
 /// Every event type the API emits; endpoints subscribe to these or `*`.
 pub const EVENT_TYPES: &[&str] = &[
     "payment.created",
+    "payment.processing",
     "payment.succeeded",
     "payment.failed",
     "payment.canceled",
@@ -34,6 +35,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "withdrawal.paid",
     "withdrawal.failed",
     "wallet.deposit",
+    "wallet.deposit_reversed",
     "api_key.created",
     "api_key.rolled",
     "api_key.revoked",
