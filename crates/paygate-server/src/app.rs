@@ -144,9 +144,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/webhook-endpoints/{id}/deliveries",
-            get(webhooks::endpoints::deliveries),
+            get(webhooks::deliveries::deliveries),
         )
-        .route("/v1/events/{id}/redeliver", post(webhooks::endpoints::redeliver))
+        .route("/v1/events/{id}/redeliver", post(webhooks::deliveries::redeliver))
         .route("/v1/realtime/tokens", post(realtime::create_token))
         .route("/v1/payments", post(payments::create).get(payments::list))
         .route("/v1/payments/{id}", get(payments::get))

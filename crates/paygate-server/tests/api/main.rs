@@ -37,6 +37,7 @@ mod payments;
 mod rate_limits;
 mod realtime;
 mod refunds;
+mod schema_parity;
 mod security_alerts;
 mod signatures;
 mod slow_clients;
