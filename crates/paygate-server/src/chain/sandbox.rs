@@ -6,9 +6,8 @@
 //! `[signer].socket`; a live chain requires that.
 //!
 //! The child gets an empty environment and its policy on the command line:
-//! the test chain's id, its token contracts and `max_fee_per_gas_gwei`.
-//! `payout_cap`, `daily_cap` and `allowlist_only` belong to payouts, which the
-//! signer does not take yet; they are passed once it accepts them.
+//! the test chain's id, its token contracts and the `[signer]` caps
+//! (`max_fee_per_gas_gwei`, `payout_cap`, `daily_cap`, `allowlist_only`).
 
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
@@ -115,7 +114,14 @@ impl SandboxSigner {
             .arg("--chain-id")
             .arg(chain.chain_id.to_string())
             .arg("--max-fee-per-gas-gwei")
-            .arg(caps.max_fee_per_gas_gwei.to_string());
+            .arg(caps.max_fee_per_gas_gwei.to_string())
+            .arg("--payout-cap")
+            .arg(caps.payout_cap.to_string())
+            .arg("--daily-cap")
+            .arg(caps.daily_cap.to_string());
+        if caps.allowlist_only {
+            command.arg("--allowlist-only");
+        }
         for contract in chain.tokens.values() {
             command.arg("--token").arg(contract);
         }

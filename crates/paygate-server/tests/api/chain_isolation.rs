@@ -116,6 +116,17 @@ async fn the_canary_seed_lives_in_the_sandbox_signer_and_nowhere_in_the_app() {
         signer_environ.is_empty(),
         "the sandbox signer gets an empty environment"
     );
+    // Its policy: the chain, the token and the [signer] caps.
+    let cmdline = std::fs::read_to_string(format!("/proc/{signer_pid}/cmdline")).unwrap();
+    let args: Vec<&str> = cmdline.split('\0').collect();
+    for pair in [
+        ["--chain-id", "31337"],
+        ["--token", anvil.usdc.as_str()],
+        ["--payout-cap", "10000000000"],
+        ["--daily-cap", "50000000000"],
+    ] {
+        assert!(args.windows(2).any(|w| w == pair), "{pair:?} in {args:?}");
+    }
     let socket = data.join("signer/signer.sock");
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     let _ = std::process::Command::new("kill")
