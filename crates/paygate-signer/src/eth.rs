@@ -11,7 +11,7 @@ pub fn keccak256(data: &[u8]) -> [u8; 32] {
 }
 
 /// A 20-byte account address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address(pub [u8; 20]);
 
 impl Address {

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod eth;
 pub mod hd;
+pub mod payout;
 pub mod policy;
 pub mod seal;
 pub mod server;
+pub mod store;

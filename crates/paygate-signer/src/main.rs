@@ -1,14 +1,17 @@
 //! The `paygate-signer` command: init, serve, attest, verify.
 
 use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use paygate_signer::audit::{self, AuditLog};
+use paygate_signer::eth::Address;
 use paygate_signer::hd::{KeyPath, Seed};
 use paygate_signer::policy::Policy;
+use paygate_signer::store::{self, PayoutStore};
 use paygate_signer::{seal, server};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Mutex;
@@ -57,11 +60,36 @@ enum Command {
     },
     /// Verifies the audit log's hash chain.
     Verify,
+    /// Allows payouts to ADDRESS when the signer runs with --allowlist-only
+    /// (takes effect at once, also for a running signer).
+    Allow { address: String },
+    /// Removes ADDRESS from the payout allowlist.
+    Disallow { address: String },
+    /// Prints the payout allowlist, one address a line.
+    Allowlist,
+}
+
+fn allowlist_vec(data_dir: &std::path::Path) -> anyhow::Result<Vec<Address>> {
+    Ok(store::allowlist(data_dir)?.into_iter().collect())
 }
 
 fn open_seed(data_dir: &std::path::Path) -> anyhow::Result<Seed> {
     let key = seal::SealKey::resolve(data_dir, false)?;
     Ok(seal::load(data_dir, &key)?)
+}
+
+fn set_allowed(data_dir: &std::path::Path, address: &str, allowed: bool) -> anyhow::Result<()> {
+    let parsed = Address::parse(address).map_err(|e| anyhow::anyhow!("{address}: {e}"))?;
+    if !data_dir.join("seed.sealed").exists() {
+        anyhow::bail!("{} is not an initialised signer directory", data_dir.display());
+    }
+    store::set_allowed(data_dir, parsed, allowed)?;
+    let own_uid = std::fs::metadata("/proc/self").ok().map(|m| m.uid());
+    let op = if allowed { "allow" } else { "disallow" };
+    let detail = serde_json::json!({"address": parsed.checksummed()});
+    AuditLog::open(&data_dir.join("audit.log"))?.record(own_uid, op, "allowed", detail)?;
+    println!("{op}ed {parsed}");
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,7 +111,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { socket, policy } => {
             let seed = open_seed(&cli.data_dir)?;
+            let _serving = store::lock_serving(&cli.data_dir)?;
             let audit = AuditLog::open(&cli.data_dir.join("audit.log"))?;
+            let payouts = PayoutStore::open(&cli.data_dir)?;
             let socket = socket.unwrap_or_else(|| cli.data_dir.join("signer.sock"));
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
@@ -91,12 +121,14 @@ fn main() -> anyhow::Result<()> {
                 eprintln!(
                     "paygate-signer: listening on {} (policy {})",
                     socket.display(),
-                    policy.sha256()
+                    policy.sha256(&allowlist_vec(&cli.data_dir)?)
                 );
                 let signer = Arc::new(server::Signer {
                     seed,
                     policy,
                     audit: Mutex::new(audit),
+                    data_dir: cli.data_dir.clone(),
+                    payouts: Mutex::new(payouts),
                 });
                 tokio::select! {
                     result = server::serve(listener, own_uid, signer) => result,
@@ -111,7 +143,7 @@ fn main() -> anyhow::Result<()> {
             let out = serde_json::json!({
                 "tee": "none",
                 "binary_sha256": hex::encode(Sha256::digest(&binary)),
-                "policy_sha256": policy.sha256(),
+                "policy_sha256": policy.sha256(&allowlist_vec(&cli.data_dir)?),
                 "hot_wallet": seed.address(KeyPath::HotWallet)?.checksummed(),
             });
             println!("{out}");
@@ -120,6 +152,14 @@ fn main() -> anyhow::Result<()> {
         Command::Verify => {
             let (count, last) = audit::verify(&cli.data_dir.join("audit.log"))?;
             println!("audit log intact: {count} entries, last hash {last}");
+            Ok(())
+        }
+        Command::Allow { address } => set_allowed(&cli.data_dir, &address, true),
+        Command::Disallow { address } => set_allowed(&cli.data_dir, &address, false),
+        Command::Allowlist => {
+            for address in allowlist_vec(&cli.data_dir)? {
+                println!("{address}");
+            }
             Ok(())
         }
     }

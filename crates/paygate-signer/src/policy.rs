@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::eth::{erc20_transfer_data, Address, Eip1559Tx};
 use crate::hd::{KeyPath, Seed};
+use crate::payout::PayoutIntent;
 use secp256k1::SecretKey;
 
 /// The gas of a plain ETH transfer, the only gas a top-up may use.
@@ -24,8 +25,24 @@ pub struct Policy {
     #[serde(serialize_with = "addresses")]
     pub tokens: Vec<Address>,
     /// Ceiling on the fee per gas, in gwei.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, env = "PAYGATE_SIGNER__MAX_FEE_PER_GAS_GWEI", default_value_t = 500)]
     pub max_fee_per_gas_gwei: u64,
+    /// Ceiling on one payout, in minor units of its token (0: no payout is
+    /// signed).
+    #[arg(long, env = "PAYGATE_SIGNER__PAYOUT_CAP", default_value_t = 0)]
+    pub payout_cap: u128,
+    /// Ceiling on the payouts of one token over a rolling 24 hours, in minor
+    /// units (0: no payout is signed).
+    #[arg(long, env = "PAYGATE_SIGNER__DAILY_CAP", default_value_t = 0)]
+    pub daily_cap: u128,
+    /// Pay out only to addresses allowed with `paygate-signer allow`.
+    #[arg(
+        long,
+        env = "PAYGATE_SIGNER__ALLOWLIST_ONLY",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allowlist_only: bool,
     /// Ceiling on a sweep's gas limit.
     #[arg(long, default_value_t = 200_000)]
     pub max_gas_limit: u64,
@@ -46,19 +63,22 @@ fn addresses<S: serde::Serializer>(list: &[Address], s: S) -> Result<S::Ok, S::E
 }
 
 impl Policy {
-    pub fn sha256(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
+    /// The hash `attest` prints: the policy's flags and the payout
+    /// allowlist in force.
+    pub fn sha256(&self, allowlist: &[Address]) -> String {
+        let allowlist: Vec<String> = allowlist.iter().map(Address::checksummed).collect();
+        let text = serde_json::json!({"policy": self, "allowlist": allowlist}).to_string();
         hex::encode(Sha256::digest(text.as_bytes()))
     }
 }
 
 /// Fees and nonce of a transaction the signer builds, chosen by the caller
 /// (which reads the chain) within the policy's ceilings.
-struct TxParams<'a> {
-    nonce: u64,
-    gas_limit: u64,
-    max_fee_per_gas: &'a str,
-    max_priority_fee_per_gas: &'a str,
+pub(crate) struct TxParams<'a> {
+    pub nonce: u64,
+    pub gas_limit: u64,
+    pub max_fee_per_gas: &'a str,
+    pub max_priority_fee_per_gas: &'a str,
 }
 
 /// One request line.
@@ -88,6 +108,9 @@ pub enum Intent {
         max_fee_per_gas: String,
         max_priority_fee_per_gas: String,
     },
+    /// ERC-20 `transfer(to, amount)` of `token` from the hot wallet, once per
+    /// `payout_id` (decided by `payout::decide` against the payout book).
+    SignPayout(PayoutIntent),
 }
 
 impl Intent {
@@ -97,6 +120,7 @@ impl Intent {
             Intent::HotWallet => "hot_wallet",
             Intent::SignSweep { .. } => "sign_sweep",
             Intent::SignGasTopup { .. } => "sign_gas_topup",
+            Intent::SignPayout(_) => "sign_payout",
         }
     }
 }
@@ -121,7 +145,7 @@ pub enum Refusal {
     Token,
     #[error("amount_invalid")]
     Amount,
-    #[error("fee_above_ceiling")]
+    #[error("fee_too_high")]
     Fee,
     #[error("gas_limit_invalid")]
     GasLimit,
@@ -131,22 +155,41 @@ pub enum Refusal {
     Index,
     #[error("key_unavailable")]
     Key,
+    #[error("payout_id_invalid")]
+    PayoutId,
+    #[error("destination_invalid")]
+    Destination,
+    #[error("not_allowlisted")]
+    NotAllowlisted,
+    #[error("over_payout_cap")]
+    PayoutCap,
+    #[error("over_daily_cap")]
+    DailyCap,
+    #[error("payout_conflict")]
+    Conflict,
+    #[error("allowlist_unreadable")]
+    Allowlist,
+    /// A payout reached the stateless `decide` instead of the payout book.
+    #[error("unknown_intent")]
+    NotHere,
 }
 
-fn positive(text: &str) -> Result<u128, Refusal> {
+/// A decimal integer: digits only (no sign, no point).
+pub(crate) fn integer(text: &str) -> Result<u128, Refusal> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Refusal::Amount);
     }
-    match text.parse::<u128>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(Refusal::Amount),
-    }
+    text.parse::<u128>().map_err(|_| Refusal::Amount)
+}
+
+pub(crate) fn positive(text: &str) -> Result<u128, Refusal> {
+    integer(text).and_then(|n| if n > 0 { Ok(n) } else { Err(Refusal::Amount) })
 }
 
 impl Policy {
-    fn fees(&self, tx: &TxParams<'_>) -> Result<(u128, u128), Refusal> {
+    pub(crate) fn fees(&self, tx: &TxParams<'_>) -> Result<(u128, u128), Refusal> {
         let max_fee = positive(tx.max_fee_per_gas).map_err(|_| Refusal::Fee)?;
-        let priority = tx.max_priority_fee_per_gas.parse::<u128>().map_err(|_| Refusal::Fee)?;
+        let priority = integer(tx.max_priority_fee_per_gas).map_err(|_| Refusal::Fee)?;
         let ceiling = u128::from(self.max_fee_per_gas_gwei) * 1_000_000_000;
         if max_fee > ceiling || priority > max_fee {
             return Err(Refusal::Fee);
@@ -154,7 +197,25 @@ impl Policy {
         Ok((max_fee, priority))
     }
 
-    /// Decides an intent and, when allowed, carries it out.
+    /// Whether a gas limit is one a token transfer may use.
+    pub(crate) fn transfer_gas(&self, gas_limit: u64) -> Result<(), Refusal> {
+        if gas_limit < TRANSFER_GAS || gas_limit > self.max_gas_limit {
+            return Err(Refusal::GasLimit);
+        }
+        Ok(())
+    }
+
+    /// A configured token contract.
+    pub(crate) fn token(&self, text: &str) -> Result<Address, Refusal> {
+        let token = Address::parse(text).map_err(|_| Refusal::Token)?;
+        if !self.tokens.contains(&token) {
+            return Err(Refusal::Token);
+        }
+        Ok(token)
+    }
+
+    /// Decides a stateless intent and, when allowed, carries it out (a payout
+    /// goes to `payout::decide`, which knows the payouts already signed).
     pub fn decide(&self, seed: &Seed, intent: &Intent) -> Result<Outcome, Refusal> {
         let hot = || seed.address(KeyPath::HotWallet).map_err(|_| Refusal::Key);
         let deposit_key = |index: u32| seed.secret_key(KeyPath::Deposit(index)).map_err(|_| Refusal::Index);
@@ -179,15 +240,10 @@ impl Policy {
                     max_fee_per_gas,
                     max_priority_fee_per_gas,
                 };
-                let token = Address::parse(token).map_err(|_| Refusal::Token)?;
-                if !self.tokens.contains(&token) {
-                    return Err(Refusal::Token);
-                }
+                let token = self.token(token)?;
                 let amount = positive(amount)?;
                 let (max_fee, priority) = self.fees(tx)?;
-                if tx.gas_limit < TRANSFER_GAS || tx.gas_limit > self.max_gas_limit {
-                    return Err(Refusal::GasLimit);
-                }
+                self.transfer_gas(tx.gas_limit)?;
                 let key = deposit_key(*index)?;
                 Ok(self.sign(
                     tx,
@@ -224,11 +280,12 @@ impl Policy {
                 let key = seed.secret_key(KeyPath::HotWallet).map_err(|_| Refusal::Key)?;
                 Ok(self.sign(tx, &key, to, value, Vec::new(), (max_fee, priority)))
             }
+            Intent::SignPayout(_) => Err(Refusal::NotHere),
         }
     }
 
     /// Builds the transaction on the pinned chain and signs it with `key`.
-    fn sign(
+    pub(crate) fn sign(
         &self,
         tx: &TxParams<'_>,
         key: &SecretKey,

@@ -11,6 +11,9 @@ fn policy() -> Policy {
         max_gas_limit: 100_000,
         max_topup_wei: 1_000_000,
         allowed_uids: Vec::new(),
+        payout_cap: 0,
+        daily_cap: 0,
+        allowlist_only: false,
     }
 }
 
@@ -98,7 +101,18 @@ fn no_intent_takes_bytes_or_a_destination_or_returns_a_key() {
 #[test]
 fn the_policy_hash_changes_with_the_policy() {
     let mut p = policy();
-    let before = p.sha256();
+    let before = p.sha256(&[]);
     p.max_topup_wei += 1;
-    assert_ne!(before, p.sha256());
+    assert_ne!(before, p.sha256(&[]));
+    let flags = p.sha256(&[]);
+    for change in [
+        |p: &mut Policy| p.payout_cap += 1,
+        |p: &mut Policy| p.daily_cap += 1,
+        |p: &mut Policy| p.allowlist_only = true,
+    ] {
+        let mut changed = p.clone();
+        change(&mut changed);
+        assert_ne!(changed.sha256(&[]), flags);
+    }
+    assert_ne!(p.sha256(&[Address([9u8; 20])]), flags, "the allowlist is attested");
 }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -14,7 +14,9 @@ use tokio::sync::Mutex;
 
 use crate::audit::AuditLog;
 use crate::hd::Seed;
-use crate::policy::{Intent, Outcome, Policy};
+use crate::payout::{self, PayoutDecision, PayoutIntent};
+use crate::policy::{Intent, Outcome, Policy, Refusal};
+use crate::store::{self, PayoutStore};
 
 /// The longest request line read; longer ones close the connection.
 const MAX_LINE: usize = 16 * 1024;
@@ -23,6 +25,10 @@ pub struct Signer {
     pub seed: Seed,
     pub policy: Policy,
     pub audit: Mutex<AuditLog>,
+    pub data_dir: PathBuf,
+    /// Held across a payout's decision, its persistence and its audit line,
+    /// so payouts are decided one at a time.
+    pub payouts: Mutex<PayoutStore>,
 }
 
 /// Whether a peer may talk to the signer: its own uid or one the policy
@@ -134,6 +140,9 @@ pub async fn decide(signer: &Signer, peer_uid: Option<u32>, line: &str) -> anyho
             return Ok(json!({"ok": false, "error": "refused", "reason": "unknown_intent"}));
         }
     };
+    if let Intent::SignPayout(payout) = &intent {
+        return decide_payout(signer, peer_uid, payout).await;
+    }
     let detail = audit_detail(&intent);
     match signer.policy.decide(&signer.seed, &intent) {
         Ok(outcome) => {
@@ -148,19 +157,64 @@ pub async fn decide(signer: &Signer, peer_uid: Option<u32>, line: &str) -> anyho
                 .record(peer_uid, intent.name(), "allowed", detail)?;
             Ok(answer(&outcome))
         }
-        Err(refusal) => {
-            let mut detail = detail;
-            if let Some(object) = detail.as_object_mut() {
-                object.insert("reason".to_owned(), json!(refusal.to_string()));
-            }
-            signer
-                .audit
-                .lock()
-                .await
-                .record(peer_uid, intent.name(), "refused", detail)?;
-            Ok(json!({"ok": false, "error": "refused", "reason": refusal.to_string()}))
-        }
+        Err(refusal) => refuse(signer, peer_uid, intent.name(), detail, refusal).await,
     }
+}
+
+async fn refuse(
+    signer: &Signer,
+    peer_uid: Option<u32>,
+    op: &str,
+    mut detail: Value,
+    refusal: Refusal,
+) -> anyhow::Result<Value> {
+    if let Some(object) = detail.as_object_mut() {
+        object.insert("reason".to_owned(), json!(refusal.to_string()));
+    }
+    signer.audit.lock().await.record(peer_uid, op, "refused", detail)?;
+    Ok(json!({"ok": false, "error": "refused", "reason": refusal.to_string()}))
+}
+
+/// Decides a payout against the book, persists a newly signed version
+/// before it is audited and answered, and answers a repeated request with
+/// the version signed before.
+async fn decide_payout(signer: &Signer, peer_uid: Option<u32>, intent: &PayoutIntent) -> anyhow::Result<Value> {
+    let mut payouts = signer.payouts.lock().await;
+    let mut detail = serde_json::to_value(intent)?;
+    let allowlist = if signer.policy.allowlist_only {
+        match store::allowlist(&signer.data_dir) {
+            Ok(list) => list,
+            Err(e) => {
+                eprintln!("paygate-signer: {e:#}");
+                return refuse(signer, peer_uid, "sign_payout", detail, Refusal::Allowlist).await;
+            }
+        }
+    } else {
+        Default::default()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let decision = payout::decide(&signer.policy, &signer.seed, &payouts.book, &allowlist, intent, now);
+    let (record, kind) = match decision {
+        Err(refusal) => return refuse(signer, peer_uid, "sign_payout", detail, refusal).await,
+        Ok(PayoutDecision::Replay(record)) => (record, "replay"),
+        Ok(PayoutDecision::Signed { record, replacement }) => {
+            payouts.append(record.clone())?;
+            (record, if replacement { "replacement" } else { "first" })
+        }
+    };
+    let outcome = record
+        .outcome()
+        .ok_or_else(|| anyhow::anyhow!("payout {} is stored malformed", record.payout.payout_id))?;
+    if let Some(object) = detail.as_object_mut() {
+        object.insert("signed".to_owned(), json!(kind));
+        object.insert("tx_hash".to_owned(), json!(record.tx_hash));
+    }
+    signer
+        .audit
+        .lock()
+        .await
+        .record(peer_uid, "sign_payout", "allowed", detail)?;
+    Ok(answer(&outcome))
 }
 
 fn audit_detail(intent: &Intent) -> Value {
@@ -184,6 +238,7 @@ fn audit_detail(intent: &Intent) -> Value {
         } => {
             json!({"index": index, "value_wei": value_wei, "nonce": nonce})
         }
+        Intent::SignPayout(_) => json!({}),
     }
 }
 

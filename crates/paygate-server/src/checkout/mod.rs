@@ -123,7 +123,7 @@ fn methods_for(requested: Option<Vec<String>>, fiat: bool, errors: &mut Vec<Fiel
             "card" | "crypto" if !fitting.contains(&method.as_str()) => {
                 errors.push(FieldError::new(
                     format!("methods[{i}]"),
-                    "does not fit the currency (card: fiat; crypto: BTC)",
+                    "does not fit the currency (card: fiat; crypto: BTC, USDC, USDT)",
                 ));
             }
             "card" | "crypto" if !methods.contains(method) => methods.push(method.clone()),
@@ -364,7 +364,8 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
         metadata: Some(metadata),
         card: payment.card,
     };
-    let created = payments::create_for_checkout(tx.conn(), &current.merchant_id, current.env, request, now).await?;
+    let created =
+        payments::create_for_checkout(&state, tx.conn(), &current.merchant_id, current.env, request, now).await?;
     let status = open
         .on(SessionEvent::PaymentMade {
             succeeded: created.status == "succeeded",
