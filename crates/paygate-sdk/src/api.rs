@@ -16,9 +16,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::client::{decode, Auth, Client};
+use crate::client::{Auth, Client};
 use crate::error::Error;
 use crate::list::{ListParams, Page, Pager};
+use crate::response::decode;
 
 /// An object ID checked before it goes into a path, so no argument can
 /// change which route a request reaches (`../`, `?`, `#`).

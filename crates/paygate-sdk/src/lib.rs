@@ -83,19 +83,24 @@
 
 mod api;
 mod auth;
+mod builder;
 mod client;
+mod endpoint;
 mod error;
 mod list;
 mod realtime;
+mod response;
 mod retry;
 pub mod scan;
 mod tls;
 pub mod webhook;
 
 pub use auth::AuthMode;
-pub use client::{decode_problem, Client, ClientBuilder, RawResponse};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use error::{ApiError, Error};
 pub use list::{ListParams, Order, Page, Pager};
 pub use paygate_proto as proto;
 pub use realtime::{RealtimeEvents, ReceivedEvent};
+pub use response::{decode_problem, RawResponse};
 pub use retry::RetryPolicy;
