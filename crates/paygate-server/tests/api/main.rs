@@ -34,6 +34,7 @@ mod payments;
 mod rate_limits;
 mod realtime;
 mod refunds;
+mod revocation_path;
 mod security_alerts;
 mod signatures;
 mod slow_clients;
