@@ -162,8 +162,8 @@ error_codes! {
         "The amount, added to what was already refunded of this payment, is more than the payment received.",
         "Fetch the payment: refund at most `amount_received` minus `amount_refunded`, or leave `amount` out to refund the rest.");
     NetworkUnavailable = ("network_unavailable", 422, "Network unavailable", "This network cannot be used for this operation here.",
-        "Money would have to go out on a network this server cannot pay out on yet (a crypto refund needs the payout path of its network).",
-        "Refund the payor another way, or retry once the operator has enabled payouts on that network.");
+        "Money would have to move on a network this server does not run here: no Ethereum chain (or no contract for this token) is configured for this environment, or a crypto refund needs the payout path of its network.",
+        "Use another currency or method, ask the operator to configure the chain and token (docs/stablecoins.md), or refund the payor another way.");
     InvalidDestination = ("invalid_destination", 422, "Invalid destination", "The payout destination is not valid.",
         "The bitcoin address is not valid for this environment's network, or the IBAN fails its check.",
         "Check the address or IBAN and send it again.");

@@ -54,8 +54,15 @@ pub struct CardSummary {
 /// Where a crypto payment is paid to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CryptoTarget {
+    /// `bitcoin`, or `ethereum` for USDC and USDT.
     pub network: String,
     pub address: String,
+    /// `ethereum` only: the token contract whose `Transfer` to `address` pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_contract: Option<String>,
+    /// `ethereum` only: blocks a transfer must be under before it counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmations_required: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -118,7 +125,8 @@ pub struct WalletAddress {
     pub object: String,
     pub network: String,
     pub address: String,
-    /// Below the configured account key: `m/0/{index}`.
+    /// `bitcoin`: below the configured account key, `m/0/{index}`;
+    /// `ethereum`: the signer's key, `m/44'/60'/0'/0/{index}`.
     pub derivation_path: String,
     pub payment: Option<String>,
     pub created_at: String,
@@ -157,8 +165,17 @@ pub struct CreateWithdrawal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Destination {
-    Bitcoin { address: String },
-    Bank { iban: String, name: String },
+    Bitcoin {
+        address: String,
+    },
+    Bank {
+        iban: String,
+        name: String,
+    },
+    /// USDC or USDT to an Ethereum address (EIP-55 checked when mixed case).
+    Ethereum {
+        address: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -36,10 +36,22 @@ struct Inner {
     webhooks: crate::webhooks::Webhooks,
     realtime: crate::realtime::RealtimeHub,
     auth: crate::auth::AuthServices,
+    signer: Option<Arc<crate::chain::signer_client::SignerClient>>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, master_key: MasterKey, clock: Arc<dyn Clock>) -> Self {
+        Self::with_signer(config, store, master_key, clock, None)
+    }
+
+    /// [`AppState::new`] with the signer's client (`paygate serve` with a chain).
+    pub fn with_signer(
+        config: Config,
+        store: Store,
+        master_key: MasterKey,
+        clock: Arc<dyn Clock>,
+        signer: Option<Arc<crate::chain::signer_client::SignerClient>>,
+    ) -> Self {
         let auth = crate::auth::AuthServices::new(&config, &store);
         Self(Arc::new(Inner {
             config,
@@ -50,7 +62,14 @@ impl AppState {
             webhooks: crate::webhooks::Webhooks::default(),
             realtime: Default::default(),
             auth,
+            signer,
         }))
+    }
+
+    /// The signer's client; None when no chain is configured (or in CLI
+    /// commands, which never sign).
+    pub fn signer(&self) -> Option<&Arc<crate::chain::signer_client::SignerClient>> {
+        self.0.signer.as_ref()
     }
 
     pub fn config(&self) -> &Config {
@@ -125,9 +144,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/webhook-endpoints/{id}/deliveries",
-            get(webhooks::endpoints::deliveries),
+            get(webhooks::deliveries::deliveries),
         )
-        .route("/v1/events/{id}/redeliver", post(webhooks::endpoints::redeliver))
+        .route("/v1/events/{id}/redeliver", post(webhooks::deliveries::redeliver))
         .route("/v1/realtime/tokens", post(realtime::create_token))
         .route("/v1/payments", post(payments::create).get(payments::list))
         .route("/v1/payments/{id}", get(payments::get))

@@ -10,6 +10,7 @@ pub mod audit_events;
 pub mod auth;
 pub mod balance;
 pub mod balance_transactions;
+pub mod chain;
 pub mod checkout;
 pub mod cli;
 pub mod clock;

@@ -53,8 +53,8 @@ use utoipa::{Modify, OpenApi};
         crate::webhooks::endpoints::get,
         crate::webhooks::endpoints::delete,
         crate::webhooks::endpoints::rotate,
-        crate::webhooks::endpoints::deliveries,
-        crate::webhooks::endpoints::redeliver
+        crate::webhooks::deliveries::deliveries,
+        crate::webhooks::deliveries::redeliver
     ),
     components(schemas(paygate_proto::Problem, paygate_proto::FieldError, paygate_proto::ErrorCode)),
     modifiers(&SecuritySchemes, &ProblemResponses)

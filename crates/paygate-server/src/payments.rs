@@ -6,282 +6,34 @@
 //! Status: `requires_payment` -> `processing` -> `succeeded` | `failed`, or
 //! `canceled` | `expired` from `requires_payment`.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
-use paygate_proto::money::{check_amount, check_currency, check_metadata, Currency};
-use paygate_proto::payments::{CardDetails, CardSummary, CreatePayment, CryptoTarget, Payment};
-use paygate_proto::{Environment, ErrorCode, FieldError, MerchantId, Scope};
+use paygate_proto::payments::{CreatePayment, Payment};
+use paygate_proto::{Environment, ErrorCode, MerchantId, Scope};
 use serde_json::json;
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::clock::rfc3339;
 use crate::http::list::{ListReply, Page};
 use crate::http::{ApiError, ApiJson, ApiResult};
 use crate::idempotency::{self, BodylessKey, IdempotentJson};
 use crate::keyset::{self, Listed};
 use crate::ledger::{self, Account};
-use crate::store::{lock_rows, RowLock, Store, StoreError, StoreResult};
+use crate::store::{lock_rows, RowLock, Store, StoreResult};
 use crate::{ids, outbox, wallets};
 
 /// An unpaid payment expires this long after creation.
 pub const PAYMENT_TTL_SECS: i64 = 24 * 3600;
-const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-const COLUMNS: &str = "id, merchant_id, env, amount, currency, method, status, description, metadata, card_brand, \
-    card_last4, crypto_network, crypto_address, amount_received, failure_code, created_at, updated_at, confirmed_at, expires_at, amount_refunded";
-const LISTING: keyset::Listing = keyset::Listing {
-    table: "payments",
-    columns: COLUMNS,
-    sort_columns: keyset::money_sort_columns,
-};
+mod cards;
+mod record;
+mod stablecoin;
+mod validate;
 
-/// What a test card does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardOutcome {
-    Succeeds,
-    Declined,
-    InsufficientFunds,
-}
-
-/// The test cards of docs/api.md section 8.
-pub fn test_card(number: &str) -> Option<CardOutcome> {
-    match number {
-        "4242424242424242" => Some(CardOutcome::Succeeds),
-        "4000000000000002" => Some(CardOutcome::Declined),
-        "4000000000009995" => Some(CardOutcome::InsufficientFunds),
-        _ => None,
-    }
-}
-
-fn luhn_valid(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, c) in digits.bytes().rev().enumerate() {
-        let mut d = u32::from(c - b'0');
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
-    }
-    sum.is_multiple_of(10)
-}
-
-/// A validated test card: its outcome and what may be shown of it.
-struct CheckedCard {
-    outcome: CardOutcome,
-    last4: String,
-}
-
-fn check_card(card: &CardDetails, now: i64, errors: &mut Vec<FieldError>) -> Option<CheckedCard> {
-    let digits: String = card.number.chars().filter(|c| *c != ' ' && *c != '-').collect();
-    let mut ok = true;
-    if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || !luhn_valid(&digits) {
-        errors.push(FieldError::new("card.number", "is not a valid card number"));
-        ok = false;
-    } else if test_card(&digits).is_none() {
-        errors.push(FieldError::new(
-            "card.number",
-            "test mode takes the test cards only: 4242424242424242, 4000000000000002, 4000000000009995",
-        ));
-        ok = false;
-    }
-    if !(1..=12).contains(&card.exp_month) {
-        errors.push(FieldError::new("card.exp_month", "must be 1 to 12"));
-        ok = false;
-    }
-    let today = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let (year, month) = (i64::from(today.year()), i64::from(u8::from(today.month())));
-    let (exp_year, exp_month) = (i64::from(card.exp_year), i64::from(card.exp_month));
-    if !(2000..=2100).contains(&exp_year) {
-        errors.push(FieldError::new("card.exp_year", "must be a four-digit year"));
-        ok = false;
-    } else if exp_year < year || (exp_year == year && exp_month < month) {
-        errors.push(FieldError::new("card.exp_year", "the card has expired"));
-        ok = false;
-    }
-    if !(3..=4).contains(&card.cvc.len()) || !card.cvc.bytes().all(|b| b.is_ascii_digit()) {
-        errors.push(FieldError::new("card.cvc", "must be 3 or 4 digits"));
-        ok = false;
-    }
-    let outcome = test_card(&digits)?;
-    ok.then(|| CheckedCard {
-        outcome,
-        last4: digits[digits.len() - 4..].to_owned(),
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Card,
-    Crypto,
-}
-
-/// A create request that passed validation.
-struct NewPayment {
-    amount: i64,
-    currency: Currency,
-    method: Method,
-    description: Option<String>,
-    metadata: BTreeMap<String, String>,
-    card: Option<CheckedCard>,
-}
-
-/// Validates a create request, naming every bad field at once.
-fn validate(body: CreatePayment, env: Environment, now: i64) -> ApiResult<NewPayment> {
-    let mut errors = Vec::new();
-    check_amount("amount", body.amount, &mut errors);
-    let currency = check_currency("currency", &body.currency, &mut errors);
-    let method = match body.method.as_str() {
-        "card" => Some(Method::Card),
-        "crypto" => Some(Method::Crypto),
-        _ => {
-            errors.push(FieldError::new("method", "must be card or crypto"));
-            None
-        }
-    };
-    match (method, currency) {
-        (Some(Method::Crypto), Some(c)) if c != Currency::BTC => {
-            errors.push(FieldError::new("currency", "crypto payments are in BTC"));
-        }
-        (Some(Method::Card), Some(c)) if !c.is_fiat() => {
-            errors.push(FieldError::new(
-                "currency",
-                "card payments take USD, EUR, GBP, ZAR, NGN or KES",
-            ));
-        }
-        _ => {}
-    }
-    let description = body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
-    {
-        errors.push(FieldError::new("description", "must be at most 1000 characters"));
-    }
-    let metadata = body.metadata.unwrap_or_default();
-    check_metadata(&metadata, &mut errors);
-    let card = match (&body.card, env) {
-        (None, _) => None,
-        // The live environment never accepts a card number.
-        (Some(_), Environment::Live) => {
-            errors.push(FieldError::new(
-                "card",
-                "card details are never accepted in live mode; use a checkout session",
-            ));
-            None
-        }
-        (Some(card), Environment::Test) => {
-            if method != Some(Method::Card) {
-                errors.push(FieldError::new("card", "is only for card payments"));
-            }
-            check_card(card, now, &mut errors)
-        }
-    };
-    match (errors.is_empty(), currency, method) {
-        (true, Some(currency), Some(method)) => Ok(NewPayment {
-            amount: body.amount,
-            currency,
-            method,
-            description,
-            metadata,
-            card,
-        }),
-        _ => Err(ApiError::validation(errors)),
-    }
-}
-
-/// A payment row.
-struct Record {
-    id: String,
-    env: Environment,
-    amount: i64,
-    currency: String,
-    method: String,
-    status: String,
-    description: Option<String>,
-    metadata: String,
-    card_brand: Option<String>,
-    card_last4: Option<String>,
-    crypto_network: Option<String>,
-    crypto_address: Option<String>,
-    amount_received: i64,
-    amount_refunded: i64,
-    failure_code: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    confirmed_at: Option<i64>,
-    expires_at: i64,
-}
-
-fn record_from_row(row: &AnyRow) -> StoreResult<Record> {
-    let env: String = row.try_get("env")?;
-    Ok(Record {
-        id: row.try_get("id")?,
-        env: Environment::parse(&env).ok_or_else(|| StoreError::Corrupt("payments.env".to_owned()))?,
-        amount: row.try_get("amount")?,
-        currency: row.try_get("currency")?,
-        method: row.try_get("method")?,
-        status: row.try_get("status")?,
-        description: row.try_get("description")?,
-        metadata: row.try_get("metadata")?,
-        card_brand: row.try_get("card_brand")?,
-        card_last4: row.try_get("card_last4")?,
-        crypto_network: row.try_get("crypto_network")?,
-        crypto_address: row.try_get("crypto_address")?,
-        amount_received: row.try_get("amount_received")?,
-        amount_refunded: row.try_get("amount_refunded")?,
-        failure_code: row.try_get("failure_code")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        confirmed_at: row.try_get("confirmed_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-impl Record {
-    fn to_api(&self) -> Payment {
-        Payment {
-            id: self.id.clone(),
-            object: "payment".to_owned(),
-            env: self.env,
-            amount: self.amount,
-            currency: self.currency.clone(),
-            method: self.method.clone(),
-            status: self.status.clone(),
-            description: self.description.clone(),
-            metadata: serde_json::from_str(&self.metadata).unwrap_or_default(),
-            card: match (&self.card_brand, &self.card_last4) {
-                (Some(brand), Some(last4)) => Some(CardSummary {
-                    brand: brand.clone(),
-                    last4: last4.clone(),
-                }),
-                _ => None,
-            },
-            crypto: match (&self.crypto_network, &self.crypto_address) {
-                (Some(network), Some(address)) => Some(CryptoTarget {
-                    network: network.clone(),
-                    address: address.clone(),
-                }),
-                _ => None,
-            },
-            amount_received: self.amount_received,
-            amount_refunded: self.amount_refunded,
-            failure_code: self.failure_code.clone(),
-            created_at: rfc3339(self.created_at),
-            updated_at: rfc3339(self.updated_at),
-            confirmed_at: self.confirmed_at.map(rfc3339),
-            expires_at: rfc3339(self.expires_at),
-        }
-    }
-}
+pub use self::cards::{test_card, CardOutcome};
+use self::record::{insert, record_from_row, Record, COLUMNS, LISTING};
+use self::validate::{validate, Method, NewPayment};
 
 /// One payment; with `lock` (from [`lock_rows`]) its row stays locked until
 /// the caller's transaction ends, so instances never both move a payment on
@@ -389,36 +141,6 @@ pub async fn receive(
     Ok(())
 }
 
-async fn insert(conn: &mut AnyConnection, merchant: &MerchantId, record: &Record) -> ApiResult<()> {
-    let sql = format!(
-        "INSERT INTO payments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-    );
-    sqlx::query(&sql)
-        .bind(&record.id)
-        .bind(merchant.as_str())
-        .bind(record.env.as_str())
-        .bind(record.amount)
-        .bind(&record.currency)
-        .bind(&record.method)
-        .bind(&record.status)
-        .bind(record.description.clone())
-        .bind(&record.metadata)
-        .bind(record.card_brand.clone())
-        .bind(record.card_last4.clone())
-        .bind(record.crypto_network.clone())
-        .bind(record.crypto_address.clone())
-        .bind(record.amount_received)
-        .bind(record.failure_code.clone())
-        .bind(record.created_at)
-        .bind(record.updated_at)
-        .bind(record.confirmed_at)
-        .bind(record.expires_at)
-        .bind(record.amount_refunded)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Creates the payment, its address or card outcome, its ledger entries and
 /// its events, inside the caller's transaction.
 async fn create_in(
@@ -446,6 +168,8 @@ async fn create_in(
         card_last4: new.card.as_ref().map(|c| c.last4.clone()),
         crypto_network: None,
         crypto_address: None,
+        crypto_token_contract: None,
+        crypto_confirmations: None,
         amount_received: 0,
         amount_refunded: 0,
         failure_code: None,
@@ -454,7 +178,9 @@ async fn create_in(
         confirmed_at: None,
         expires_at: now.saturating_add(PAYMENT_TTL_SECS),
     };
-    if new.method == Method::Crypto {
+    if let Some(target) = &new.stablecoin {
+        stablecoin::assign(&mut *conn, target, merchant, &mut record, now).await?;
+    } else if new.method == Method::Crypto {
         let address = wallets::next_address(&mut *conn, merchant, env, Some(&id), "method", now).await?;
         record.crypto_network = Some(address.network);
         record.crypto_address = Some(address.address);
@@ -509,18 +235,22 @@ pub(crate) async fn find(
 /// Validates and creates a payment inside the caller's transaction, for a
 /// checkout session's payor (the session fixes the amount and currency).
 pub(crate) async fn create_for_checkout(
+    state: &AppState,
     conn: &mut AnyConnection,
     merchant: &MerchantId,
     env: Environment,
     body: CreatePayment,
     now: i64,
 ) -> ApiResult<Payment> {
-    let new = validate(body, env, now)?;
+    let mut new = validate(body, env, now)?;
+    new.stablecoin = stablecoin::target(state, env, &new)?;
     create_in(conn, merchant, env, new, now).await
 }
 
 #[utoipa::path(post, path = "/v1/payments", operation_id = "createPayment", tag = "payments", request_body = CreatePayment,
-    responses((status = 200, body = Payment), (status = 400, body = paygate_proto::Problem)),
+    responses((status = 200, body = Payment), (status = 400, body = paygate_proto::Problem),
+        (status = 422, description = "`network_unavailable`: no chain, or no contract for this token, in this environment", body = paygate_proto::Problem),
+        (status = 503, description = "The signer did not answer; retry", body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -529,7 +259,8 @@ pub async fn create(
 ) -> ApiResult<Response> {
     caller.require(Scope::PaymentsWrite)?;
     let now = state.now();
-    let new = validate(body, caller.env, now)?;
+    let mut new = validate(body, caller.env, now)?;
+    new.stablecoin = stablecoin::target(&state, caller.env, &new)?;
     let (merchant, env) = (caller.merchant_id.clone(), caller.env);
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
         Box::pin(async move { create_in(conn, &merchant, env, new, now).await })
@@ -655,53 +386,4 @@ pub async fn expire_due(store: &Store, now: i64) -> ApiResult<u64> {
             })
         })
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_cards_pass_luhn_and_map_to_outcomes() {
-        for number in ["4242424242424242", "4000000000000002", "4000000000009995"] {
-            assert!(luhn_valid(number), "{number}");
-        }
-        assert!(!luhn_valid("4242424242424241"));
-        assert_eq!(test_card("4000000000000002"), Some(CardOutcome::Declined));
-        assert_eq!(test_card("5555555555554444"), None);
-    }
-
-    #[test]
-    fn live_mode_refuses_any_card_field() {
-        let body = CreatePayment {
-            amount: 100,
-            currency: "USD".to_owned(),
-            method: "card".to_owned(),
-            description: None,
-            metadata: None,
-            card: Some(CardDetails {
-                number: "4242424242424242".to_owned(),
-                exp_month: 12,
-                exp_year: 2099,
-                cvc: "123".to_owned(),
-            }),
-        };
-        let err = validate(body, Environment::Live, 1_700_000_000).err().unwrap();
-        assert_eq!(err.errors[0].field, "card");
-    }
-
-    #[test]
-    fn every_bad_field_is_named() {
-        let body = CreatePayment {
-            amount: 0,
-            currency: "XYZ".to_owned(),
-            method: "cash".to_owned(),
-            description: Some("d".repeat(1001)),
-            metadata: None,
-            card: None,
-        };
-        let err = validate(body, Environment::Test, 1_700_000_000).err().unwrap();
-        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["amount", "currency", "method", "description"]);
-    }
 }

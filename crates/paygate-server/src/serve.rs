@@ -40,7 +40,11 @@ pub struct Running {
     pub sandbox: Option<IssuedKey>,
     pub sandbox_master_key: bool,
     pub state: AppState,
+    /// The sandbox signer's process id, when this server started one.
+    pub sandbox_signer_pid: Option<u32>,
     shutdown: watch::Sender<bool>,
+    /// Dropped (so stopped) after the listener, with the server.
+    chain: crate::chain::ChainRuntime,
     task: JoinHandle<()>,
 }
 
@@ -51,6 +55,7 @@ impl Running {
         let _ = self.task.await;
         // Authentication decisions are audited in batches: write the last one.
         self.state.auth().decisions().flush().await;
+        drop(self.chain);
     }
 
     /// Runs until SIGINT or SIGTERM.
@@ -66,13 +71,22 @@ pub async fn open_state(
     master_key: Option<SecretString>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AppState> {
+    open_state_with_signer(config, master_key, clock, None).await
+}
+
+async fn open_state_with_signer(
+    config: Config,
+    master_key: Option<SecretString>,
+    clock: Arc<dyn Clock>,
+    signer: Option<Arc<crate::chain::signer_client::SignerClient>>,
+) -> anyhow::Result<AppState> {
     ensure_private_dir(&config.data_dir)?;
     let master_key = MasterKey::resolve(master_key, &config.master_key_file, &config.data_dir, true)
         .context("the master key could not be loaded")?;
     let store = Store::open(&config.database_url, &config.data_dir)
         .await
         .context("the database could not be opened")?;
-    Ok(AppState::new(config, store, master_key, clock))
+    Ok(AppState::with_signer(config, store, master_key, clock, signer))
 }
 
 pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
@@ -91,7 +105,8 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {} (admin_listen)", config.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let state = open_state(config, master_key, clock).await?;
+    let chain = crate::chain::start(&config).await?;
+    let state = open_state_with_signer(config, master_key, clock, chain.signer.clone()).await?;
     let sandbox_master_key = state.master_key().is_sandbox_file();
     if sandbox_master_key {
         tracing::warn!(
@@ -126,7 +141,9 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
         sandbox,
         sandbox_master_key,
         state,
+        sandbox_signer_pid: chain.sandbox.as_ref().map(|s| s.pid()),
         shutdown,
+        chain,
         task,
     })
 }

@@ -20,6 +20,7 @@ use zeroize::Zeroize as _;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::chain::deposit_addresses;
 use crate::clock::rfc3339;
 use crate::http::{ApiError, ApiResult};
 use crate::idempotency::{self, IdempotentJson};
@@ -189,22 +190,17 @@ pub async fn next_address(
         if taken.is_some() {
             continue;
         }
-        let id = ids::new_id("wal");
-        sqlx::query(
-            "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let id = record_address(
+            &mut *conn,
+            merchant,
+            env,
+            NETWORK,
+            &address,
+            i64::from(index),
+            payment,
+            now,
         )
-        .bind(&id)
-        .bind(merchant.as_str())
-        .bind(env.as_str())
-        .bind(NETWORK)
-        .bind(&address)
-        .bind(i64::from(index))
-        .bind(payment)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        ?;
+        .await?;
         sqlx::query(
             "UPDATE wallets SET next_index = $1, updated_at = $2 WHERE merchant_id = $3 AND env = $4 AND network = $5",
         )
@@ -226,6 +222,37 @@ pub async fn next_address(
         });
     }
     Err(ApiError::new(ErrorCode::InvalidState).with_detail("No unused address is left near this wallet's next index."))
+}
+
+/// Records an address handed out to `merchant` (for `payment`, when it
+/// pays one) and returns the row's id.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_address(
+    conn: &mut AnyConnection,
+    merchant: &MerchantId,
+    env: Environment,
+    network: &str,
+    address: &str,
+    index: i64,
+    payment: Option<&str>,
+    now: i64,
+) -> ApiResult<String> {
+    let id = ids::new_id("wal");
+    sqlx::query(
+        "INSERT INTO wallet_addresses (id, merchant_id, env, network, address, derivation_index, payment_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(merchant.as_str())
+    .bind(env.as_str())
+    .bind(network)
+    .bind(address)
+    .bind(index)
+    .bind(payment)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(id)
 }
 
 fn check_network(network: &str, errors: &mut Vec<FieldError>) {
@@ -273,7 +300,9 @@ pub async fn configure(
 }
 
 #[utoipa::path(post, path = "/v1/wallet/generate", operation_id = "generateWalletAddress", tag = "wallets", request_body = GenerateAddress,
-    responses((status = 200, body = WalletAddress), (status = 400, body = paygate_proto::Problem)),
+    responses((status = 200, body = WalletAddress), (status = 400, body = paygate_proto::Problem),
+        (status = 422, description = "`network_unavailable`: `ethereum` without a chain in this environment", body = paygate_proto::Problem),
+        (status = 503, description = "The signer did not answer; retry", body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn generate(
     State(state): State<AppState>,
@@ -281,12 +310,17 @@ pub async fn generate(
     IdempotentJson { body, key }: IdempotentJson<GenerateAddress>,
 ) -> ApiResult<Response> {
     caller.require(Scope::WalletsWrite)?;
-    let mut errors = Vec::new();
-    check_network(&body.network, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
     let (merchant, env, now) = (caller.merchant_id.clone(), caller.env, state.now());
+    if body.network == deposit_addresses::NETWORK {
+        let (_, signer) = crate::chain::rail::chain_of(&state, env)?;
+        return idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
+            Box::pin(async move { deposit_addresses::allocate(conn, &signer, &merchant, env, None, now).await })
+        })
+        .await;
+    }
+    if body.network != NETWORK {
+        return Err(ApiError::field("network", "must be bitcoin or ethereum"));
+    }
     idempotency::run(&state, &caller, key, move |conn: &mut AnyConnection| {
         Box::pin(async move { next_address(conn, &merchant, env, None, "network", now).await })
     })
@@ -332,14 +366,22 @@ pub async fn credit_deposit(
     amount: i64,
     now: i64,
 ) -> ApiResult<Deposit> {
-    let row =
-        sqlx::query("SELECT id, payment_id FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3")
-            .bind(merchant.as_str())
-            .bind(env.as_str())
-            .bind(address)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| ApiError::field("address", "is not an address generated for this merchant"))?;
+    let row = sqlx::query(
+        "SELECT id, payment_id, network FROM wallet_addresses WHERE merchant_id = $1 AND env = $2 AND address = $3",
+    )
+    .bind(merchant.as_str())
+    .bind(env.as_str())
+    .bind(address)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ApiError::field("address", "is not an address generated for this merchant"))?;
+    let network: String = row.try_get("network")?;
+    if network != NETWORK {
+        return Err(ApiError::field(
+            "address",
+            "is an ethereum deposit address: its deposits come from the chain (docs/stablecoins.md)",
+        ));
+    }
     let payment: Option<String> = row.try_get("payment_id")?;
     let address_id: String = row.try_get("id")?;
     // A deposit that pays a payment is that payment's movement of the balance.

@@ -172,6 +172,7 @@ pub struct WithdrawalRow {
 fn describe_destination(destination: &Destination) -> String {
     match destination {
         Destination::Bitcoin { address } => format!("Bitcoin {address}"),
+        Destination::Ethereum { address } => format!("Ethereum {address}"),
         Destination::Bank { iban, name } => {
             let country: String = iban.chars().take(2).collect();
             let tail: String = iban

@@ -15,9 +15,8 @@ use super::session::Viewer;
 use crate::app::AppState;
 use crate::http::list::Page;
 use crate::http::{ApiResult, ClientIp};
-use crate::webhooks::endpoints::{
-    create_endpoint, deliveries_page, endpoints_page, masked_endpoint, redeliver_event, rotate_secret,
-};
+use crate::webhooks::deliveries::{deliveries_page, redeliver_event};
+use crate::webhooks::endpoints::{create_endpoint, endpoints_page, masked_endpoint, rotate_secret};
 
 const SECTION: &str = "/dashboard/webhooks";
 

@@ -3,6 +3,8 @@
 //! deliveries.
 
 pub mod db;
+pub mod deliveries;
+pub mod delivery_state;
 pub mod egress;
 pub mod endpoints;
 pub mod outcomes;

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use sqlx::{AnyConnection, Row as _};
 
 use super::db::AttemptRecord;
+use super::delivery_state::DeliveryState;
 use crate::store::StoreResult;
 
 /// Rows per statement (sqlx looks `$N` up linearly: keep statements small).
@@ -17,8 +18,9 @@ const CHUNK: usize = 32;
 /// What a finished attempt does to its delivery.
 pub struct Outcome {
     pub attempt: AttemptRecord,
-    /// `succeeded`, `failed` or `pending` (a retry at `next_attempt_at`).
-    pub status: &'static str,
+    /// Where the attempt moved its delivery (pending: a retry at
+    /// `next_attempt_at`).
+    pub status: DeliveryState,
     pub next_attempt_at: Option<i64>,
 }
 
@@ -41,14 +43,15 @@ pub async fn record(conn: &mut AnyConnection, outcomes: &[Outcome], now: i64) ->
         let sql = format!(
             "UPDATE webhook_deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
              lease_token = NULL, lease_until = NULL, updated_at = $1 FROM (VALUES {}) AS v \
-             WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.status = 'pending' RETURNING id",
-            values.join(", ")
+             WHERE webhook_deliveries.id = v.column1 AND webhook_deliveries.status = '{pending}' RETURNING id",
+            values.join(", "),
+            pending = DeliveryState::Pending.as_str()
         );
         let mut query = sqlx::query(&sql).bind(now);
         for o in chunk {
             query = query
                 .bind(&o.attempt.delivery_id)
-                .bind(o.status)
+                .bind(o.status.as_str())
                 .bind(o.attempt.attempt)
                 .bind(o.next_attempt_at);
         }

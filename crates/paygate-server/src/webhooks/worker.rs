@@ -15,6 +15,7 @@ use rand::seq::SliceRandom as _;
 use tokio::sync::{mpsc, watch};
 
 use super::db::{self, AttemptRecord, Claimed};
+use super::delivery_state::{DeliveryEvent, DeliveryState};
 use super::egress::Policy;
 use super::outcomes::{self, Outcome};
 use super::schedule::next_delay;
@@ -278,27 +279,28 @@ async fn plan(conn: &mut sqlx::AnyConnection, now: i64, due: &mut HashSet<String
     Ok(true)
 }
 
-/// What an attempt came to, and where it moves its delivery.
-fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Outcome {
+/// What an attempt came to, and where it moves its (pending) delivery.
+fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
     let config = &state.config().webhooks;
     let attempt = f.claimed.attempts + 1;
-    let (status, next_attempt_at) = match f.result.verdict {
-        Verdict::Delivered => ("succeeded", None),
-        Verdict::Gone => ("failed", None),
+    let event = match f.result.verdict {
+        Verdict::Delivered => DeliveryEvent::Delivered,
+        Verdict::Gone => DeliveryEvent::Gone,
         Verdict::Failed => {
             let failures = usize::try_from(attempt).unwrap_or(usize::MAX);
-            match next_delay(
+            let delay = next_delay(
                 &config.retry_schedule_secs,
                 failures,
                 config.retry_jitter_percent,
                 &mut rand::thread_rng(),
-            ) {
-                Some(delay) => ("pending", Some(now + delay)),
-                None => ("failed", None),
+            );
+            DeliveryEvent::AttemptFailed {
+                retry_at: delay.map(|d| now + d),
             }
         }
     };
-    Outcome {
+    let step = DeliveryState::Pending.on(event)?;
+    Some(Outcome {
         attempt: AttemptRecord {
             delivery_id: f.claimed.id.clone(),
             attempt,
@@ -308,9 +310,9 @@ fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Outcome {
             response_body: f.result.body.clone(),
             error: f.result.error.map(str::to_owned),
         },
-        status,
-        next_attempt_at,
-    }
+        status: step.state,
+        next_attempt_at: step.next_attempt_at,
+    })
 }
 
 /// Writes what the finished attempts came to, in bulk, and disables the
@@ -319,13 +321,17 @@ async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, finished: &[Fi
     if finished.is_empty() {
         return Ok(());
     }
-    let outcomes: Vec<Outcome> = finished.iter().map(|f| outcome_of(state, f, now)).collect();
+    let moved: Vec<(&Finished, Outcome)> = finished
+        .iter()
+        .filter_map(|f| Some((f, outcome_of(state, f, now)?)))
+        .collect();
+    let (finished, outcomes): (Vec<&Finished>, Vec<Outcome>) = moved.into_iter().unzip();
     let recorded = outcomes::record(conn, &outcomes, now).await?;
     for (f, o) in finished.iter().zip(&outcomes) {
         if !recorded.contains(&f.claimed.id) {
             continue;
         }
-        crate::metrics::record_webhook_attempt(&f.result.verdict, o.status);
+        crate::metrics::record_webhook_attempt(&f.result.verdict, o.status.as_str());
         if f.result.verdict == Verdict::Gone {
             db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
         }

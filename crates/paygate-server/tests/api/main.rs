@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth_helpers;
+mod chain_api_support;
 mod cluster;
 mod money_support;
 mod support;
@@ -10,6 +11,8 @@ mod support;
 mod audit;
 mod balance_transactions;
 mod bodies;
+mod chain_api;
+mod chain_isolation;
 mod checkout;
 mod cli;
 mod crash;
@@ -35,6 +38,7 @@ mod rate_limits;
 mod realtime;
 mod refunds;
 mod revocation_path;
+mod schema_parity;
 mod security_alerts;
 mod signatures;
 mod slow_clients;

@@ -61,8 +61,11 @@ async fn the_bip84_vector_derives_its_published_addresses_over_the_api() {
         .post("/v1/wallet/config", json!({"network": "bitcoin", "xpub": xprv}))
         .await;
     assert_eq!(private.status, 400);
-    let network = live.post("/v1/wallet/generate", json!({"network": "ethereum"})).await;
+    let network = live.post("/v1/wallet/generate", json!({"network": "litecoin"})).await;
     assert_eq!(network.body["errors"][0]["field"], "network");
+    // Ethereum addresses are custodial, from the signer, and need a chain.
+    let network = live.post("/v1/wallet/generate", json!({"network": "ethereum"})).await;
+    assert_eq!((network.status, network.code()), (422, "network_unavailable"));
 }
 
 #[tokio::test]

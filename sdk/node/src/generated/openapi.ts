@@ -758,7 +758,15 @@ export interface components {
         /** @description Where a crypto payment is paid to. */
         CryptoTarget: {
             address: string;
+            /**
+             * Format: int64
+             * @description `ethereum` only: blocks a transfer must be under before it counts.
+             */
+            confirmations_required?: number | null;
+            /** @description `bitcoin`, or `ethereum` for USDC and USDT. */
             network: string;
+            /** @description `ethereum` only: the token contract whose `Transfer` to `address` pays. */
+            token_contract?: string | null;
         };
         /** @description One currency's balance, in minor units. */
         CurrencyBalance: {
@@ -847,6 +855,10 @@ export interface components {
             name: string;
             /** @enum {string} */
             type: "bank";
+        } | {
+            address: string;
+            /** @enum {string} */
+            type: "ethereum";
         };
         /**
          * @description Sandbox (`test`) or production (`live`). Test and live data never mix.
@@ -1100,7 +1112,10 @@ export interface components {
         WalletAddress: {
             address: string;
             created_at: string;
-            /** @description Below the configured account key: `m/0/{index}`. */
+            /**
+             * @description `bitcoin`: below the configured account key, `m/0/{index}`;
+             *     `ethereum`: the signer's key, `m/44'/60'/0'/0/{index}`.
+             */
             derivation_path: string;
             id: string;
             network: string;
@@ -2042,6 +2057,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `network_unavailable`: no chain, or no contract for this token, in this environment */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signer did not answer; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
                 headers: {
@@ -2571,6 +2604,24 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `network_unavailable`: `ethereum` without a chain in this environment */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The signer did not answer; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

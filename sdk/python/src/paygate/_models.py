@@ -117,7 +117,9 @@ class CryptoTarget(TypedDict):
     """
 
     address: str
+    confirmations_required: NotRequired[int | None]
     network: str
+    token_contract: NotRequired[str | None]
 
 
 class CurrencyBalance(TypedDict):
@@ -165,7 +167,16 @@ class Destination2(TypedDict):
     type: Literal['bank']
 
 
-Destination: TypeAlias = Destination1 | Destination2
+class Destination3(TypedDict):
+    """
+    USDC or USDT to an Ethereum address (EIP-55 checked when mixed case).
+    """
+
+    address: str
+    type: Literal['ethereum']
+
+
+Destination: TypeAlias = Destination1 | Destination2 | Destination3
 
 
 Environment: TypeAlias = Literal['test', 'live']

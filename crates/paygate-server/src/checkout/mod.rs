@@ -32,6 +32,9 @@ use crate::http::json::{is_json, parse_json, BODY_LIMIT};
 use crate::http::{ApiError, ApiJson, ApiResult};
 use crate::{ids, payments, realtime};
 
+mod state;
+pub use state::{Refused, SessionEvent, SessionState};
+
 const TOKEN_PREFIX: &str = "cst_";
 const SECRET_PREFIX: &str = "cs_secret_";
 const DEFAULT_TTL_SECS: i64 = 30 * 60;
@@ -52,7 +55,7 @@ struct Session {
     methods: Vec<String>,
     secret: Sealed,
     payment_id: Option<String>,
-    status: String,
+    status: SessionState,
     expires_at: i64,
     created_at: i64,
 }
@@ -76,19 +79,16 @@ fn session_from_row(row: &AnyRow) -> ApiResult<Session> {
             bytes: row.try_get("secret_sealed")?,
         },
         payment_id: row.try_get("payment_id")?,
-        status: row.try_get("status")?,
+        status: SessionState::parse(&row.try_get::<String, _>("status")?)
+            .ok_or_else(|| ApiError::internal("checkout session status"))?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
 impl Session {
-    fn status_at(&self, now: i64) -> &str {
-        if self.status == "open" && self.expires_at <= now {
-            "expired"
-        } else {
-            &self.status
-        }
+    fn status_at(&self, now: i64) -> SessionState {
+        self.status.at(self.expires_at, now)
     }
 
     async fn view(&self, conn: &mut AnyConnection, now: i64) -> ApiResult<CheckoutSession> {
@@ -103,7 +103,7 @@ impl Session {
             amount: self.amount,
             currency: self.currency.clone(),
             methods: self.methods.clone(),
-            status: self.status_at(now).to_owned(),
+            status: self.status_at(now).as_str().to_owned(),
             expires_at: rfc3339(self.expires_at),
             created_at: rfc3339(self.created_at),
             payment,
@@ -123,7 +123,7 @@ fn methods_for(requested: Option<Vec<String>>, fiat: bool, errors: &mut Vec<Fiel
             "card" | "crypto" if !fitting.contains(&method.as_str()) => {
                 errors.push(FieldError::new(
                     format!("methods[{i}]"),
-                    "does not fit the currency (card: fiat; crypto: BTC)",
+                    "does not fit the currency (card: fiat; crypto: BTC, USDC, USDT)",
                 ));
             }
             "card" | "crypto" if !methods.contains(method) => methods.push(method.clone()),
@@ -175,7 +175,7 @@ pub async fn create(
         methods,
         secret: sealed,
         payment_id: None,
-        status: "open".to_owned(),
+        status: SessionState::CREATED,
         expires_at: now + ttl,
         created_at: now,
     };
@@ -192,7 +192,7 @@ pub async fn create(
     .bind(&session.secret.key_id)
     .bind(&session.secret.bytes)
     .bind(session.payment_id.as_deref())
-    .bind(&session.status)
+    .bind(session.status.as_str())
     .bind(session.expires_at)
     .bind(session.created_at)
     .bind(token_hash(token.expose_secret()))
@@ -272,7 +272,7 @@ async fn payor(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Sessio
     .ok_or_else(invalid)?;
     let session = session_from_row(&row)?;
     let now = state.now();
-    if session.status_at(now) == "expired" {
+    if session.status_at(now) == SessionState::Expired {
         return Err(invalid().with_detail("This checkout session has expired."));
     }
     if !crate::auth::signature::is_signed(h) {
@@ -339,17 +339,22 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
         .fetch_one(tx.conn())
         .await?;
     let current = session_from_row(&row)?;
-    if current.status_at(now) != "open" {
-        return Err(ApiError::new(ErrorCode::InvalidState).with_detail("This checkout session is not open."));
-    }
-    if let Some(id) = &current.payment_id {
-        let earlier = payments::find(tx.conn(), &current.merchant_id, current.env, id).await?;
-        if earlier.is_some_and(|p| p.status != "failed") {
-            return Err(
-                ApiError::new(ErrorCode::InvalidState).with_detail("A payment is already under way for this session.")
-            );
-        }
-    }
+    let under_way = match &current.payment_id {
+        Some(id) => payments::find(tx.conn(), &current.merchant_id, current.env, id)
+            .await?
+            .is_some_and(|p| p.status != "failed"),
+        None => false,
+    };
+    let open = current
+        .status_at(now)
+        .on(SessionEvent::PayAsked { under_way })
+        .map_err(|refused| {
+            let detail = match refused {
+                Refused::NotOpen => "This checkout session is not open.",
+                Refused::PaymentUnderWay => "A payment is already under way for this session.",
+            };
+            ApiError::new(ErrorCode::InvalidState).with_detail(detail)
+        })?;
     let metadata = BTreeMap::from([("checkout_session".to_owned(), current.id.clone())]);
     let request = CreatePayment {
         amount: current.amount,
@@ -359,21 +364,22 @@ pub async fn payor_pay(State(state): State<AppState>, req: Request) -> ApiResult
         metadata: Some(metadata),
         card: payment.card,
     };
-    let created = payments::create_for_checkout(tx.conn(), &current.merchant_id, current.env, request, now).await?;
-    let status = if created.status == "succeeded" {
-        "complete"
-    } else {
-        "open"
-    };
+    let created =
+        payments::create_for_checkout(&state, tx.conn(), &current.merchant_id, current.env, request, now).await?;
+    let status = open
+        .on(SessionEvent::PaymentMade {
+            succeeded: created.status == "succeeded",
+        })
+        .map_err(|_| ApiError::internal("an open checkout session refused its payment"))?;
     sqlx::query("UPDATE checkout_sessions SET payment_id = $1, status = $2 WHERE id = $3")
         .bind(&created.id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(&current.id)
         .execute(tx.conn())
         .await?;
     let view = Session {
         payment_id: Some(created.id.clone()),
-        status: status.to_owned(),
+        status,
         ..current
     }
     .view(tx.conn(), now)
