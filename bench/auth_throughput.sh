@@ -86,8 +86,10 @@ failed = (int(bad.group(1)) if bad else 0) + (sum(map(int, errs.groups())) if er
 print(json.dumps({"label": sys.argv[1], "ok": total - failed, "failed": failed, "seconds": secs}))' "$label"
 }
 
-# A token and session for wrk's token runs.
-read -r wrk_key wrk_token wrk_session < <(python3 - "$work/limited.json" <<'PY'
+# A token and session for wrk's token runs, minted at the start of each round
+# (a token lives 60 s, a round longer).
+mint_wrk_token() {
+  python3 - "$work/limited.json" <<'PY'
 import json, ssl, sys, urllib.request
 b = json.loads(open(sys.argv[1]).readline())
 key = b["sandbox"]["key"]
@@ -97,9 +99,10 @@ req = urllib.request.Request(b["url"] + "/v1/auth/token", data=b"", method="POST
 body = json.load(urllib.request.urlopen(req, context=ctx))
 print(key, body["access_token"], body["session_id"])
 PY
-)
+}
 
 for round in 1 2 3; do
+  read -r wrk_key wrk_token wrk_session < <(mint_wrk_token)
   run limited healthz "/healthz"
   run limited key "(a) API key"
   run limited token "(b) token"

@@ -119,7 +119,7 @@ impl Store {
                 .connect(database_url)
                 .await?;
             Self {
-                epoch: epoch::EpochWatch::postgres(database_url, pool.clone()),
+                epoch: epoch::EpochWatch::postgres(database_url, pool.clone()).await?,
                 writer: None,
                 pool,
                 backend: Backend::Postgres,

@@ -21,10 +21,15 @@ pub async fn problem(response: reqwest::Response) -> (u16, String, Value) {
 
 /// A token and session made from `key` with the plain HTTPS client.
 pub async fn exchange(app: &TestApp, client: &reqwest::Client, base: &str, key: &str) -> (String, String) {
+    exchange_at(client, base, key, &app.merchant_id).await
+}
+
+/// A token and session made from `key` of `merchant` at `base`.
+pub async fn exchange_at(client: &reqwest::Client, base: &str, key: &str, merchant: &str) -> (String, String) {
     let response = client
         .post(format!("{base}/v1/auth/token"))
         .header("x-api-key", key)
-        .header("x-merchant-id", &app.merchant_id)
+        .header("x-merchant-id", merchant)
         .send()
         .await
         .expect("token request");

@@ -42,6 +42,7 @@ mod payments;
 mod rate_limits;
 mod realtime;
 mod refunds;
+mod revocation_path;
 mod schema_parity;
 mod security_alerts;
 mod signatures;
