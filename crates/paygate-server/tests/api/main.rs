@@ -7,6 +7,7 @@ mod chain_api_support;
 mod chain_support;
 mod cluster;
 mod money_support;
+mod rpc_proxy;
 mod support;
 
 mod audit;
