@@ -7,6 +7,8 @@ mod chain_api_support;
 mod chain_support;
 mod cluster;
 mod money_support;
+mod payout_support;
+mod rpc_proxy;
 mod support;
 
 mod audit;
@@ -16,6 +18,8 @@ mod chain_api;
 mod chain_bench;
 mod chain_deposits;
 mod chain_isolation;
+mod chain_payouts_crash;
+mod chain_payouts_scale;
 mod chain_reorgs;
 mod chain_sweeps;
 mod checkout;
