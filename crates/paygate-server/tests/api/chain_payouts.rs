@@ -173,7 +173,7 @@ async fn a_relay_that_gets_it_mined_keeps_it_off_the_public_node() {
     assert_eq!(paid["chain"]["route"], "private", "{paid}");
     assert_paid_once(&api, &chain, &paid, chain.usdc, to, 1_500_000).await;
     let tx = paid["chain"]["tx_hash"].as_str().unwrap().to_owned();
-    assert_eq!(relay.tx_hashes(), [tx.clone()], "the relay got it once");
+    assert_eq!(relay.tx_hashes(), std::slice::from_ref(&tx), "the relay got it once");
     assert!(!public.tx_hashes().contains(&tx), "the public node never saw it");
 }
 
@@ -408,7 +408,7 @@ async fn a_transaction_stuck_below_the_market_is_replaced_and_paid() {
         first_tx.is_null() || first_tx["blockNumber"].is_null(),
         "the first version was never mined"
     );
-    assert_eq!(transfers_to(&chain, chain.usdc, to).await, [last.clone()]);
+    assert_eq!(transfers_to(&chain, chain.usdc, to).await, std::slice::from_ref(&last));
     assert_eq!(
         nonce_last + 1,
         crate::payout_support::nonce_of(&chain, hot).await,

@@ -17,7 +17,7 @@ use crate::store::{lock_rows, RowLock, StoreResult};
 const CLAIM_LIMIT: i64 = 200;
 /// How long a claim keeps other instances off a payout (an instance that
 /// dies holding it leaves it to the others after this).
-pub const CLAIM_SECS: i64 = 30;
+pub const CLAIM_SECS: i64 = 10;
 
 /// An approved withdrawal to an Ethereum address that has no payout yet.
 #[derive(Debug, Clone)]
