@@ -236,9 +236,18 @@ async fn a_relay_that_refuses_or_cannot_be_reached_sends_it_public_at_once() {
         let hot = hot_wallet(&app).await;
         fund(&api, &chain, chain.usdc, "USDC", hot, 5_000_000).await;
         let (id, to) = approved_payout(&api, 700_000, "wd-fallback").await;
-        // No block needs to pass: the public node gets it at once.
-        let shown = shown_on_chain(&api, &id).await;
-        assert_eq!(shown["chain"]["route"], "public_fallback", "{shown}");
+        // No block passes (the test mines none, the timeout is 1000 blocks):
+        // the public node gets it at once.
+        let block = chain.block_number().await;
+        let shown = eventually(30, "the public fallback", || async {
+            let w = withdrawal(&api, &id).await;
+            (w["chain"]["route"] == "public_fallback").then_some(w)
+        })
+        .await;
+        assert!(
+            chain.block_number().await <= block + 1,
+            "mined at once, not after a timeout"
+        );
         assert_eq!(shown["chain"]["fallback_reason"], reason);
         let paid = settled(&api, &chain, &id, 60).await;
         assert_paid_once(&api, &chain, &paid, chain.usdc, to, 700_000).await;
