@@ -93,7 +93,9 @@ pub struct Custody {
     pub currency: &'static str,
     /// Every merchant's available, pending and reserved balance.
     pub ledger: i128,
-    /// The hot wallet plus every deposit address, less transfers seen but not yet credited.
+    /// The hot wallet plus every deposit address, less transfers seen but
+    /// not yet credited, plus payouts mined but not yet settled (still
+    /// reserved on the ledger, already gone from the hot wallet).
     pub chain: i128,
     pub difference: i128,
 }
@@ -142,7 +144,8 @@ pub async fn reconcile(
         for address in &addresses {
             held = held.saturating_add(to_i128(rpc.token_balance(contract, *address).await?));
         }
-        let on_chain = held - i128::from(in_flight);
+        let paying = paying_out(state, &rpc, scope(env, chain), currency.as_str()).await?;
+        let on_chain = held - i128::from(in_flight) + i128::from(paying);
         out.push(Custody {
             currency: currency.as_str(),
             ledger: i128::from(ledger),
@@ -151,4 +154,35 @@ pub async fn reconcile(
         });
     }
     Ok(out)
+}
+
+/// The amount of `currency` in payouts whose transfer is mined (a receipt
+/// with status 1 for any version) but not yet settled `confirmations` deep.
+async fn paying_out(state: &AppState, rpc: &ChainRpc, scope: Scope, currency: &str) -> anyhow::Result<i64> {
+    let rows = sqlx::query(
+        "SELECT amount, tx_hash, replaced_tx_hashes FROM chain_payouts WHERE env = $1 AND chain_id = $2 \
+         AND currency = $3 AND state = 'sent'",
+    )
+    .bind(scope.env.as_str())
+    .bind(scope.chain_id)
+    .bind(currency)
+    .fetch_all(state.store().pool())
+    .await?;
+    let mut total = 0i64;
+    for row in rows {
+        let current: Option<String> = row.try_get("tx_hash")?;
+        let replaced: String = row.try_get("replaced_tx_hashes")?;
+        for hash in current.iter().map(String::as_str).chain(replaced.split_whitespace()) {
+            let Ok(hash) = hash.parse() else { continue };
+            if rpc
+                .receipt(hash)
+                .await?
+                .is_some_and(|r| r.success && r.block_number.is_some())
+            {
+                total = total.saturating_add(row.try_get::<i64, _>("amount")?);
+                break;
+            }
+        }
+    }
+    Ok(total)
 }

@@ -132,6 +132,17 @@ async fn without_a_relay_a_payout_goes_public_and_settles_from_its_receipt() {
     let shown = shown_on_chain(&api, &id).await;
     assert_eq!(shown["chain"]["route"], "public", "{shown}");
     assert!(shown["chain"].get("fallback_reason").is_none());
+    // Mined, one block deep of two: still processing, and custody reconciles
+    // (the tokens left the hot wallet, the ledger still reserves them).
+    let mined = eventually(30, "the payout mined", || async {
+        let w = withdrawal(&api, &id).await;
+        w["chain"]["block"].as_u64().is_some().then_some(w)
+    })
+    .await;
+    assert_eq!(mined["status"], "processing", "{mined}");
+    assert_eq!(mined["chain"]["confirmations"], 1);
+    let (clean, report, stderr) = reconcile(&app, &chain);
+    assert!(clean, "{report} {stderr}");
     let paid = settled(&api, &chain, &id, 60).await;
     assert_paid_once(&api, &chain, &paid, chain.usdc, to, 2_000_000).await;
     let (from, _, _) = mined_tx(&chain, paid["chain"]["tx_hash"].as_str().unwrap()).await;
