@@ -257,6 +257,7 @@ pub async fn finish(
     failure: Option<&str>,
     now: i64,
 ) -> StoreResult<bool> {
+    debug_assert!(from.iter().all(|f| f.may_become(to)), "{from:?} -> {to:?}");
     let states: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
     let clear_nonce = if failure == Some("signer_refused") {
         ", nonce = NULL"
