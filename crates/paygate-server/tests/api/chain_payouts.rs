@@ -444,3 +444,50 @@ async fn max_fees(chain: &Chain, hash: &str) -> (u128, u128) {
     let wei = |v: &Value| u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     (wei(&tx["maxFeePerGas"]), wei(&tx["maxPriorityFeePerGas"]))
 }
+
+#[tokio::test]
+async fn gas_top_ups_and_payouts_take_the_hot_wallets_nonces_from_one_allocator() {
+    let chain = Chain::start().await;
+    let public = RpcProxy::start(&chain.url, RelayMode::Forward).await;
+    let app = server(&chain, &public, Setup::default()).await;
+    let api = Api::sandbox(&app);
+    let hot = hot_wallet(&app).await;
+    fund(&api, &chain, chain.usdc, "USDC", hot, 10_000_000).await;
+    let sent_before = crate::payout_support::nonce_of(&chain, hot).await;
+    // Payouts and deposits that need a gas top-up, at the same time.
+    let mut payouts = Vec::new();
+    for i in 0..4 {
+        payouts.push(approved_payout(&api, 1_000_000, &format!("wd-mix-{i}")).await);
+    }
+    for _ in 0..3 {
+        let address = api
+            .post("/v1/wallet/generate", json!({"network": "ethereum"}))
+            .await
+            .ok();
+        let deposit: Address = address["address"].as_str().unwrap().parse().unwrap();
+        chain.mint(chain.usdc, deposit, 1_000_000).await;
+    }
+    for (id, to) in &payouts {
+        let paid = settled(&api, &chain, id, 60).await;
+        assert_paid_once(&api, &chain, &paid, chain.usdc, *to, 1_000_000).await;
+    }
+    eventually(60, "the three deposits swept", || async {
+        chain.mine(1).await;
+        (chain.balance_of(chain.usdc, hot).await == 9_000_000).then_some(())
+    })
+    .await;
+    // Four payouts and three top-ups, every nonce used once: none stuck behind a gap.
+    let sent_after = crate::payout_support::nonce_of(&chain, hot).await;
+    assert_eq!(sent_after - sent_before, 7);
+    let mut nonces = Vec::new();
+    for (id, _) in &payouts {
+        let w = withdrawal(&api, id).await;
+        nonces.push(mined_tx(&chain, w["chain"]["tx_hash"].as_str().unwrap()).await.1);
+    }
+    nonces.sort_unstable();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "each payout its own nonce");
+    assert_eq!(api.balance("USDC").await, (9_000_000, 0, 0));
+    let (clean, report, stderr) = reconcile(&app, &chain);
+    assert!(clean, "{report} {stderr}");
+}
