@@ -192,4 +192,24 @@ pub struct Withdrawal {
     pub created_at: String,
     pub updated_at: String,
     pub confirmed_at: Option<String>,
+    /// A payout on an EVM chain: null until the payout is signed.
+    #[serde(default)]
+    pub chain: Option<WithdrawalChain>,
+}
+
+/// Where a withdrawal's payout is on its chain (docs/api.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WithdrawalChain {
+    /// The payout transaction; after a fee bump, the replacement's.
+    pub tx_hash: String,
+    /// `private` (the protected relay), `public_fallback` (the public node
+    /// after the relay), or `public` (no relay configured).
+    pub route: String,
+    /// The block that holds it: null until mined.
+    pub block: Option<u64>,
+    /// How deep that block is (0 until mined).
+    pub confirmations: u64,
+    /// With `public_fallback`: `timeout`, `relay_refused` or `relay_unreachable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
 }

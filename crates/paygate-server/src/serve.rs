@@ -126,6 +126,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<Running> {
     crate::webhooks::worker::spawn(state.clone(), shutdown_rx.clone()).context("the webhook worker could not start")?;
     let app = router(state.clone());
     crate::chain::watcher::spawn_all(&state, &shutdown_rx);
+    crate::chain::payouts::spawn_all(&state, &shutdown_rx);
     tokio::spawn(crate::maintenance::run(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::realtime::run_pump(state.clone(), shutdown_rx.clone()));
     tokio::spawn(crate::audit::run_retention(state.clone(), shutdown_rx.clone()));

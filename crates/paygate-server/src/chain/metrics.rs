@@ -1,6 +1,6 @@
 //! The chain's metrics (docs/stablecoins.md, served at `/metrics`): head
-//! lag in blocks, deposits credited, sweeps pending, signer refusals, RPC
-//! failures; and the outage tracker behind the `chain_rpc_unreachable`
+//! lag in blocks, deposits credited, sweeps pending, payouts by route and
+//! outcome, payouts pending, signer refusals, RPC failures; and the outage tracker behind the `chain_rpc_unreachable`
 //! alert.
 
 use std::time::{Duration, Instant};
@@ -29,6 +29,18 @@ pub fn deposit_reversed(env: Environment) {
 
 pub fn sweeps_pending(env: Environment, pending: usize) {
     metrics::gauge!("paygate_chain_sweeps_pending", "env" => env.as_str()).set(pending as f64);
+}
+
+/// A payout settled: `route` as it went (`none` when it was never sent),
+/// `outcome` `paid` or `failed`.
+pub fn payout_settled(env: Environment, route: &str, outcome: &'static str) {
+    metrics::counter!("paygate_payouts_total", "env" => env.as_str(), "route" => route.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Payouts not settled yet.
+pub fn payouts_pending(env: Environment, pending: i64) {
+    metrics::gauge!("paygate_payouts_pending", "env" => env.as_str()).set(pending as f64);
 }
 
 /// The signer refused an intent (its reason code is the label).

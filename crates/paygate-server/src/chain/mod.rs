@@ -6,6 +6,8 @@ pub mod config;
 pub mod credit;
 pub mod deposit_addresses;
 pub mod metrics;
+pub mod nonces;
+pub mod payouts;
 pub mod preflight;
 pub mod rail;
 pub mod reconcile;

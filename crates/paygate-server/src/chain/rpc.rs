@@ -213,6 +213,30 @@ impl ChainRpc {
             .map_err(classify)
     }
 
+    /// How many transactions of `holder` are mined (its next nonce, not
+    /// counting pending ones).
+    pub async fn mined_nonce(&self, holder: Address) -> RpcResult<u64> {
+        self.provider
+            .get_transaction_count(holder)
+            .latest()
+            .await
+            .map_err(classify)
+    }
+
+    /// The base fee of the next block, in wei per gas.
+    pub async fn next_base_fee(&self) -> RpcResult<u128> {
+        let history = self
+            .provider
+            .get_fee_history(1, BlockNumberOrTag::Latest, &[])
+            .await
+            .map_err(classify)?;
+        history
+            .base_fee_per_gas
+            .last()
+            .copied()
+            .ok_or_else(|| RpcError::Malformed("no base fee in the fee history".to_owned()))
+    }
+
     pub async fn fees(&self) -> RpcResult<Fees> {
         let estimate = self.provider.estimate_eip1559_fees().await.map_err(classify)?;
         Ok(Fees {

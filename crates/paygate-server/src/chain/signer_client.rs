@@ -74,6 +74,24 @@ pub struct TopupIntent {
     pub max_priority_fee_per_gas: u128,
 }
 
+/// `sign_payout`: ERC-20 `transfer(to, amount)` of `token` from the hot
+/// wallet. One nonce per payout id: the same id with the same fields gets
+/// the same signed transaction back; the same terms with a higher fee are a
+/// replacement; anything else with that id is refused (`payout_conflict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutIntent {
+    pub payout_id: String,
+    /// The token contract, `0x` and 40 hex digits.
+    pub token: String,
+    pub to: String,
+    /// Minor units of the token.
+    pub amount: u128,
+    pub nonce: u64,
+    pub gas_limit: u64,
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+}
+
 type Connection = (BufReader<OwnedReadHalf>, OwnedWriteHalf);
 
 /// The signer's client: one connection, reopened when it breaks, one
@@ -135,6 +153,21 @@ impl SignerClient {
             "op": "sign_gas_topup",
             "index": intent.index,
             "value_wei": intent.value_wei.to_string(),
+            "nonce": intent.nonce,
+            "gas_limit": intent.gas_limit,
+            "max_fee_per_gas": intent.max_fee_per_gas.to_string(),
+            "max_priority_fee_per_gas": intent.max_priority_fee_per_gas.to_string(),
+        }))
+        .await
+    }
+
+    pub async fn sign_payout(&self, intent: &PayoutIntent) -> Result<Signed> {
+        self.signed(json!({
+            "op": "sign_payout",
+            "payout_id": intent.payout_id,
+            "token": intent.token,
+            "to": intent.to,
+            "amount": intent.amount.to_string(),
             "nonce": intent.nonce,
             "gas_limit": intent.gas_limit,
             "max_fee_per_gas": intent.max_fee_per_gas.to_string(),

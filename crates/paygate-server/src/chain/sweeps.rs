@@ -14,12 +14,14 @@ use sqlx::Row as _;
 
 use crate::app::AppState;
 use crate::chain::metrics as chain_metrics;
+use crate::chain::nonces::{self, Take, Wallet};
 use crate::chain::rpc::{ChainRpc, RpcError};
 use crate::chain::signer_client::{Signed, SignerClient, SignerError, SweepIntent, TopupIntent};
 use crate::chain::watcher::store::Scope;
 use crate::chain::watcher::{Settings, WatchError};
 use crate::http::ApiError;
 use crate::ids;
+use paygate_proto::ErrorCode;
 
 /// Gas a token transfer may use (the signer allows up to its own ceiling).
 pub const SWEEP_GAS: u64 = 100_000;
@@ -229,7 +231,13 @@ async fn set_state(
 
 /// Stores a signed transaction and the state it puts the sweep in; false
 /// when another instance moved the sweep on first (its transaction is sent, not ours).
-async fn keep_signed(state: &AppState, sweep: &Sweep, to: &str, signed: &Signed) -> Result<bool, WatchError> {
+async fn keep_signed(
+    state: &AppState,
+    sweep: &Sweep,
+    to: &str,
+    signed: &Signed,
+    hold: Option<&Wallet>,
+) -> Result<bool, WatchError> {
     let (tx_col, raw_col) = if to == "topping_up" {
         ("topup_tx", "topup_raw")
     } else {
@@ -239,7 +247,7 @@ async fn keep_signed(state: &AppState, sweep: &Sweep, to: &str, signed: &Signed)
         "UPDATE chain_sweeps SET state = $1, {tx_col} = $2, {raw_col} = $3, updated_at = $4 WHERE id = $5 AND state = $6"
     );
     let (id, from, to, now) = (sweep.id.clone(), sweep.state.clone(), to.to_owned(), state.now());
-    let (hash, raw) = (signed.tx_hash.clone(), signed.raw_tx.clone());
+    let (hash, raw, hold) = (signed.tx_hash.clone(), signed.raw_tx.clone(), hold.cloned());
     let changed = state
         .store()
         .write(move |conn| {
@@ -251,14 +259,25 @@ async fn keep_signed(state: &AppState, sweep: &Sweep, to: &str, signed: &Signed)
                     .bind(now)
                     .bind(&id)
                     .bind(&from)
-                    .execute(conn)
+                    .execute(&mut *conn)
                     .await?
                     .rows_affected();
+                if done == 1 {
+                    if let Some(wallet) = &hold {
+                        if !nonces::used(conn, wallet, &id, now).await? {
+                            // Its nonce hold lapsed and went on: this transaction is never kept or sent.
+                            return Err(ApiError::new(ErrorCode::InvalidState));
+                        }
+                    }
+                }
                 Ok::<_, ApiError>(done == 1)
             })
         })
-        .await?;
-    Ok(changed)
+        .await;
+    match changed {
+        Err(err) if err.code() == ErrorCode::InvalidState => Ok(false),
+        other => Ok(other?),
+    }
 }
 
 /// What the node said to a stored signed transaction.
@@ -314,7 +333,7 @@ async fn step(
     state: &AppState,
     rpc: &ChainRpc,
     signer: &Arc<SignerClient>,
-    _settings: &Settings,
+    settings: &Settings,
     sweep: &Sweep,
 ) -> Result<(), StepError> {
     match sweep.state.as_str() {
@@ -323,23 +342,28 @@ async fn step(
             let needed = U256::from(SWEEP_GAS) * U256::from(max_fee);
             let has = rpc.eth_balance(sweep.address).await?;
             if has < needed {
-                let hot: Address =
-                    signer.hot_wallet().await.map_err(signer_err)?.parse().map_err(|_| {
-                        StepError::Watch(WatchError::Signer("the hot wallet is not an address".to_owned()))
-                    })?;
                 let intent = TopupIntent {
                     index: sweep.index,
                     value_wei: u128::try_from(needed - has).unwrap_or(u128::MAX),
-                    nonce: rpc.nonce(hot).await?,
+                    nonce: 0,
                     gas_limit: TOPUP_GAS,
                     max_fee_per_gas: max_fee,
                     max_priority_fee_per_gas: priority,
                 };
-                let signed = signer.sign_gas_topup(&intent).await.map_err(signer_err)?;
-                if keep_signed(state, sweep, "topping_up", &signed).await? {
-                    send(rpc, &signed.raw_tx).await?;
-                }
-                return Ok(());
+                return top_up(state, rpc, signer, settings, sweep, intent).await;
+            }
+            if nonces::held_by(state.store().pool(), &sweep.id).await? {
+                // A top-up signed in an earlier round was never stored: its nonce goes back.
+                let wallet = hot_wallet(signer, settings).await?;
+                let (id, now) = (sweep.id.clone(), state.now());
+                state
+                    .store()
+                    .write(move |conn| {
+                        Box::pin(
+                            async move { nonces::give_back(conn, &wallet, &id, now).await.map_err(ApiError::from) },
+                        )
+                    })
+                    .await?;
             }
             sign_and_send_sweep(state, rpc, signer, sweep, max_fee, priority).await
         }
@@ -378,6 +402,66 @@ async fn step(
     }
 }
 
+/// The hot wallet of `settings`' chain, as the nonce allocator keys it.
+async fn hot_wallet(signer: &SignerClient, settings: &Settings) -> Result<Wallet, StepError> {
+    let address = signer.hot_wallet().await.map_err(signer_err)?;
+    Ok(Wallet {
+        env: settings.env,
+        chain_id: settings.scope().chain_id,
+        address,
+    })
+}
+
+/// Tops up a deposit address's gas from the hot wallet, with the nonce the
+/// hot wallet's allocator gives (shared with payouts, so no two
+/// transactions of the wallet take one nonce, whatever instance sends
+/// them). A busy allocator waits for the next round; a refusal gives the
+/// nonce back.
+async fn top_up(
+    state: &AppState,
+    rpc: &ChainRpc,
+    signer: &Arc<SignerClient>,
+    settings: &Settings,
+    sweep: &Sweep,
+    mut intent: TopupIntent,
+) -> Result<(), StepError> {
+    let wallet = hot_wallet(signer, settings).await?;
+    let hot: Address = wallet
+        .address
+        .parse()
+        .map_err(|_| StepError::Watch(WatchError::Signer("the hot wallet is not an address".to_owned())))?;
+    let mined = rpc.mined_nonce(hot).await?;
+    let (id, held, now) = (sweep.id.clone(), wallet.clone(), state.now());
+    let taken = state
+        .store()
+        .write(move |conn| {
+            Box::pin(async move { nonces::take(conn, &held, &id, mined, now).await.map_err(ApiError::from) })
+        })
+        .await?;
+    let Take::Nonce(nonce) = taken else {
+        return Ok(());
+    };
+    intent.nonce = nonce;
+    let signed = match signer.sign_gas_topup(&intent).await {
+        Ok(signed) => signed,
+        Err(SignerError::Refused(code)) => {
+            let (id, now) = (sweep.id.clone(), state.now());
+            state
+                .store()
+                .write(move |conn| {
+                    Box::pin(async move { nonces::give_back(conn, &wallet, &id, now).await.map_err(ApiError::from) })
+                })
+                .await?;
+            return Err(StepError::Refused(code));
+        }
+        Err(err) => return Err(signer_err(err)),
+    };
+    if keep_signed(state, sweep, "topping_up", &signed, Some(&wallet)).await? {
+        send(rpc, &signed.raw_tx).await?;
+    }
+    Ok(())
+}
+
 async fn receipt_of(rpc: &ChainRpc, tx: Option<&str>) -> Result<Option<crate::chain::rpc::Receipt>, WatchError> {
     let Some(hash) = tx.and_then(|t| t.parse::<B256>().ok()) else {
         return Ok(None);
@@ -403,7 +487,7 @@ async fn sign_and_send_sweep(
         max_priority_fee_per_gas: priority,
     };
     let signed = signer.sign_sweep(&intent).await.map_err(signer_err)?;
-    if keep_signed(state, sweep, "sweeping", &signed).await? {
+    if keep_signed(state, sweep, "sweeping", &signed, None).await? {
         send(rpc, &signed.raw_tx).await?;
     }
     Ok(())

@@ -6,11 +6,8 @@
 //! Status: `pending_approval` -> `processing` -> `paid` | `failed`, or
 //! `pending_approval` -> `rejected`. Anything else is `409 invalid_state`.
 
-use std::str::FromStr as _;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
-use bitcoin::Address;
 use paygate_proto::money::{check_amount, check_currency, Currency};
 use paygate_proto::payments::{CreateWithdrawal, Destination, Withdrawal};
 use paygate_proto::{Environment, ErrorCode, MerchantId, Scope};
@@ -29,69 +26,20 @@ use crate::idempotency::{self, BodylessKey, IdempotentJson};
 use crate::keyset::{self, Listed};
 use crate::ledger::{self, Account};
 use crate::store::{lock_rows, RowLock, StoreError, StoreResult};
-use crate::{ids, outbox, wallets};
+use crate::{ids, outbox};
 
-const COLUMNS: &str =
-    "id, merchant_id, env, amount, currency, destination, status, failure_code, created_at, updated_at, confirmed_at";
+mod destination;
+mod settle;
+pub use destination::check_destination;
+pub use settle::{settle_payout, Settlement};
+
+const COLUMNS: &str = "id, merchant_id, env, amount, currency, destination, status, failure_code, created_at, \
+     updated_at, confirmed_at, chain";
 const LISTING: keyset::Listing = keyset::Listing {
     table: "withdrawals",
     columns: COLUMNS,
     sort_columns: keyset::money_sort_columns,
 };
-const MAX_NAME_CHARS: usize = 140;
-
-fn invalid_destination(detail: &str) -> ApiError {
-    ApiError::new(ErrorCode::InvalidDestination).with_detail(detail.to_owned())
-}
-
-/// Checks a destination for the environment and currency and returns it in
-/// its canonical form (an IBAN without spaces, upper case).
-pub fn check_destination(destination: &Destination, currency: Currency, env: Environment) -> ApiResult<Destination> {
-    match destination {
-        Destination::Bitcoin { address } => {
-            if currency != Currency::BTC {
-                return Err(invalid_destination("A bitcoin destination takes BTC."));
-            }
-            let parsed = Address::from_str(address.trim())
-                .map_err(|_| invalid_destination("The bitcoin address is not valid."))?;
-            let checked = parsed.require_network(wallets::network_of(env)).map_err(|_| {
-                invalid_destination(match env {
-                    Environment::Live => "The bitcoin address is not a main network address.",
-                    Environment::Test => "The bitcoin address is not a test network address.",
-                })
-            })?;
-            Ok(Destination::Bitcoin {
-                address: checked.to_string(),
-            })
-        }
-        Destination::Bank { iban, name } => {
-            if !currency.is_fiat() {
-                return Err(invalid_destination(
-                    "A bank destination takes USD, EUR, GBP, ZAR, NGN or KES.",
-                ));
-            }
-            use iban::IbanLike as _;
-            let parsed = iban::Iban::from_str(iban.trim())
-                .map_err(|_| invalid_destination("The IBAN is not valid (country, length or mod 97 check)."))?;
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                return Err(ApiError::field("destination.name", "must be 1 to 140 characters"));
-            }
-            Ok(Destination::Bank {
-                iban: parsed.electronic_str().to_owned(),
-                name: name.to_owned(),
-            })
-        }
-        Destination::Ethereum { address } => {
-            if crate::chain::config::Token::from_currency(currency).is_none() {
-                return Err(invalid_destination("An ethereum destination takes USDC or USDT."));
-            }
-            let address = crate::chain::address::checksummed(address.trim())
-                .map_err(|e| invalid_destination(&format!("The Ethereum address {e}.")))?;
-            Ok(Destination::Ethereum { address })
-        }
-    }
-}
 
 struct Record {
     id: String,
@@ -104,6 +52,8 @@ struct Record {
     created_at: i64,
     updated_at: i64,
     confirmed_at: Option<i64>,
+    /// The `chain` object (JSON), kept by the payout runner.
+    chain: Option<String>,
 }
 
 fn record_from_row(row: &AnyRow) -> StoreResult<Record> {
@@ -119,6 +69,7 @@ fn record_from_row(row: &AnyRow) -> StoreResult<Record> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         confirmed_at: row.try_get("confirmed_at")?,
+        chain: row.try_get("chain")?,
     })
 }
 
@@ -137,6 +88,12 @@ impl Record {
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
             confirmed_at: self.confirmed_at.map(rfc3339),
+            chain: match &self.chain {
+                Some(chain) => {
+                    Some(serde_json::from_str(chain).map_err(|_| StoreError::Corrupt("withdrawals.chain".to_owned()))?)
+                }
+                None => None,
+            },
         })
     }
 
@@ -176,11 +133,14 @@ async fn set_status(
 ) -> ApiResult<Withdrawal> {
     let confirmed = (status == "paid").then_some(now);
     sqlx::query(
-        "UPDATE withdrawals SET status = $1, updated_at = $2, confirmed_at = COALESCE($3, confirmed_at) WHERE id = $4",
+        "UPDATE withdrawals SET status = $1, updated_at = $2, confirmed_at = COALESCE($3, confirmed_at), \
+         failure_code = $4, chain = $5 WHERE id = $6",
     )
     .bind(status)
     .bind(now)
     .bind(confirmed)
+    .bind(record.failure_code.clone())
+    .bind(record.chain.clone())
     .bind(&record.id)
     .execute(&mut *conn)
     .await?;
@@ -237,9 +197,11 @@ pub async fn create(
                 created_at: now,
                 updated_at: now,
                 confirmed_at: None,
+                chain: None,
             };
-            let sql =
-                format!("INSERT INTO withdrawals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+            let sql = format!(
+                "INSERT INTO withdrawals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+            );
             sqlx::query(&sql)
                 .bind(&record.id)
                 .bind(merchant.as_str())
@@ -459,33 +421,4 @@ pub async fn withdrawals_page(
         record_from_row(row)?.to_api()
     })
     .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn destinations_are_checked_for_network_and_mod_97() {
-        let live_btc = Destination::Bitcoin {
-            address: "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu".to_owned(),
-        };
-        assert!(check_destination(&live_btc, Currency::BTC, Environment::Live).is_ok());
-        assert_eq!(
-            check_destination(&live_btc, Currency::BTC, Environment::Test)
-                .err()
-                .unwrap()
-                .code(),
-            ErrorCode::InvalidDestination
-        );
-        assert!(check_destination(&live_btc, Currency::USD, Environment::Live).is_err());
-        let iban = |iban: &str| Destination::Bank {
-            iban: iban.to_owned(),
-            name: "Ada Lovelace".to_owned(),
-        };
-        let ok = check_destination(&iban("GB82 WEST 1234 5698 7654 32"), Currency::GBP, Environment::Live).unwrap();
-        assert_eq!(ok, iban("GB82WEST12345698765432"));
-        assert!(check_destination(&iban("GB83WEST12345698765432"), Currency::GBP, Environment::Live).is_err());
-        assert!(check_destination(&iban("GB82WEST12345698765432"), Currency::BTC, Environment::Live).is_err());
-    }
 }
