@@ -83,7 +83,7 @@ async fn payouts_at_scale_two_instances_pay_each_once_with_consecutive_nonces() 
         round += 1;
         let (apis, payouts, chain) = (&apis, &payouts, &chain);
         async move {
-            if round % 5 == 0 {
+            if round.is_multiple_of(5) {
                 chain.mine(1).await;
             }
             let mut all = Vec::new();

@@ -201,7 +201,7 @@ pub async fn settled(api: &Api, chain: &Chain, id: &str, secs: u64) -> Value {
     eventually(secs, &format!("{id} settled"), || {
         round += 1;
         async move {
-            if round % 5 == 0 {
+            if round.is_multiple_of(5) {
                 chain.mine(1).await;
             }
             let w = withdrawal(api, id).await;
