@@ -148,12 +148,17 @@ async fn bench_payouts() {
     let last_mined = blocks_holding.iter().max().copied().unwrap_or(first_block);
     let mix: Vec<String> = routes.iter().map(|(r, n)| format!("{r}: {n}")).collect();
 
-    println!("## Stablecoin payouts: approved to paid, relay `{relay_mode}`\n");
+    let relay_says = match relay_mode.as_str() {
+        "forward" => "a relay that forwards to the node",
+        "swallow" => "a relay that answers with the hash and forwards nothing",
+        "refuse" => "a relay that refuses every transaction",
+        _ => "no relay",
+    };
+    println!("### {relay_says} (`BENCH_RELAY={relay_mode}`)\n");
     println!(
         "{payouts} USDC withdrawals to {payouts} fresh addresses approved at once (concurrent API calls), anvil mining a \
-         block every {block_secs} s, {confirmations} confirmations, the runner polling every {poll_s:.1} s, relay \
-         `{relay_mode}` (private timeout {timeout_blocks} blocks); SQLite, the sandbox signer; debug build, test \
-         process on this 2-core machine.\n"
+         block every {block_secs} s, {confirmations} confirmations, the runner polling every {poll_s:.1} s, private \
+         timeout {timeout_blocks} blocks; SQLite, the sandbox signer; debug build, test process on this 2-core machine.\n"
     );
     println!("| measure | value |\n|---|---|");
     println!("| approvals answered (all {payouts}) | {approved_in:.2} s |");
