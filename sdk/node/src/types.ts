@@ -47,3 +47,4 @@ export type WalletAddress = S["WalletAddress"];
 export type WalletConfig = S["WalletConfig"];
 export type WebhookEndpoint = S["WebhookEndpoint"];
 export type Withdrawal = S["Withdrawal"];
+export type WithdrawalChain = S["WithdrawalChain"];

@@ -1159,6 +1159,7 @@ export interface components {
         Withdrawal: {
             /** Format: int64 */
             amount: number;
+            chain?: null | components["schemas"]["WithdrawalChain"];
             confirmed_at?: string | null;
             created_at: string;
             currency: string;
@@ -1170,6 +1171,28 @@ export interface components {
             /** @description `pending_approval`, `processing`, `paid`, `failed`, `rejected`. */
             status: string;
             updated_at: string;
+        };
+        /** @description Where a withdrawal's payout is on its chain (docs/api.md). */
+        WithdrawalChain: {
+            /**
+             * Format: int64
+             * @description The block that holds it: null until mined.
+             */
+            block?: number | null;
+            /**
+             * Format: int64
+             * @description How deep that block is (0 until mined).
+             */
+            confirmations: number;
+            /** @description With `public_fallback`: `timeout`, `relay_refused` or `relay_unreachable`. */
+            fallback_reason?: string | null;
+            /**
+             * @description `private` (the protected relay), `public_fallback` (the public node
+             *     after the relay), or `public` (no relay configured).
+             */
+            route: string;
+            /** @description The payout transaction; after a fee bump, the replacement's. */
+            tx_hash: string;
         };
         /** @description A page of withdrawal requests. */
         WithdrawalList: {

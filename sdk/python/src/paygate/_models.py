@@ -472,29 +472,16 @@ class WebhookEndpointList(TypedDict):
     object: ListObject
 
 
-class Withdrawal(TypedDict):
-    amount: int
-    confirmed_at: NotRequired[str | None]
-    created_at: str
-    currency: str
-    destination: Destination
-    env: Environment
-    failure_code: NotRequired[str | None]
-    id: str
-    object: str
-    status: str
-    updated_at: str
-
-
-class WithdrawalList(TypedDict):
+class WithdrawalChain(TypedDict):
     """
-    A page of withdrawal requests.
+    Where a withdrawal's payout is on its chain (docs/api.md).
     """
 
-    data: list[Withdrawal]
-    has_more: bool
-    next_cursor: str | None
-    object: ListObject
+    block: NotRequired[int | None]
+    confirmations: int
+    fallback_reason: NotRequired[str | None]
+    route: str
+    tx_hash: str
 
 
 class ApiKeyInfo(TypedDict):
@@ -718,6 +705,32 @@ class RefundList(TypedDict):
     """
 
     data: list[Refund]
+    has_more: bool
+    next_cursor: str | None
+    object: ListObject
+
+
+class Withdrawal(TypedDict):
+    amount: int
+    chain: NotRequired[WithdrawalChain | None]
+    confirmed_at: NotRequired[str | None]
+    created_at: str
+    currency: str
+    destination: Destination
+    env: Environment
+    failure_code: NotRequired[str | None]
+    id: str
+    object: str
+    status: str
+    updated_at: str
+
+
+class WithdrawalList(TypedDict):
+    """
+    A page of withdrawal requests.
+    """
+
+    data: list[Withdrawal]
     has_more: bool
     next_cursor: str | None
     object: ListObject

@@ -188,9 +188,15 @@ impl Runner {
         // A payout holding its nonce goes first: no other can sign before it.
         claimed.sort_by_key(|p| p.state != PayoutState::Signing);
         let ids: Vec<String> = claimed.iter().map(|p| p.id.clone()).collect();
+        let mut busy = false;
         for payout in claimed {
-            if let Err(err) = self.step(payout, head, &wallet).await {
-                tracing::warn!(env = self.settings.env.as_str(), error = %err, "a payout step failed");
+            if busy && payout.state == PayoutState::Queued {
+                continue;
+            }
+            match self.step(payout, head, &wallet).await {
+                Ok(sign::Signing::Busy) => busy = true,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(env = self.settings.env.as_str(), error = %err, "a payout step failed"),
             }
         }
         self.state
@@ -200,17 +206,18 @@ impl Runner {
         Ok(())
     }
 
-    async fn step(&self, payout: Payout, head: u64, wallet: &Wallet) -> Result<(), WatchError> {
+    async fn step(&self, payout: Payout, head: u64, wallet: &Wallet) -> Result<sign::Signing, WatchError> {
         match payout.state {
             PayoutState::Queued | PayoutState::Signing => {
-                if let Some(signed) = sign::sign(self, payout, head, wallet).await? {
-                    submit::submit(self, &signed, head).await?;
+                let signing = sign::sign(self, payout, head, wallet).await?;
+                if let sign::Signing::Signed(signed) = &signing {
+                    submit::submit(self, signed, head).await?;
                 }
-                Ok(())
+                Ok(signing)
             }
-            PayoutState::Signed => submit::submit(self, &payout, head).await,
-            PayoutState::Sent => track::track(self, &payout, head).await,
-            PayoutState::Paid | PayoutState::Failed => Ok(()),
+            PayoutState::Signed => submit::submit(self, &payout, head).await.map(|()| sign::Signing::Done),
+            PayoutState::Sent => track::track(self, &payout, head).await.map(|()| sign::Signing::Done),
+            PayoutState::Paid | PayoutState::Failed => Ok(sign::Signing::Done),
         }
     }
 

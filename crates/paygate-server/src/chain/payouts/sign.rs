@@ -21,14 +21,25 @@ use crate::http::ApiError;
 const BUSY_TRIES: u32 = 200;
 const BUSY_WAIT: Duration = Duration::from_millis(25);
 
-/// Signs a `queued` or `signing` payout; the payout as stored after, when
-/// it was signed (None: refused, taken by another instance, or the nonce
-/// stayed busy).
-pub async fn sign(runner: &Runner, payout: Payout, head: u64, wallet: &Wallet) -> Result<Option<Payout>, WatchError> {
+/// What signing a payout came to.
+#[derive(Debug)]
+pub enum Signing {
+    /// Signed and stored: the payout as stored.
+    Signed(Payout),
+    /// Refused, or moved on by another instance.
+    Done,
+    /// Another payout or top-up kept the next nonce: the queue waits for
+    /// the next round.
+    Busy,
+}
+
+/// Signs a `queued` or `signing` payout.
+pub async fn sign(runner: &Runner, payout: Payout, head: u64, wallet: &Wallet) -> Result<Signing, WatchError> {
     let payout = match payout.state {
         PayoutState::Queued => match take_nonce(runner, &payout, wallet).await? {
-            Some(payout) => payout,
-            None => return Ok(None),
+            Took::Payout(payout) => payout,
+            Took::Moved => return Ok(Signing::Done),
+            Took::Busy => return Ok(Signing::Busy),
         },
         _ => payout,
     };
@@ -56,7 +67,10 @@ pub async fn sign(runner: &Runner, payout: Payout, head: u64, wallet: &Wallet) -
         ..wallet.clone()
     };
     match runner.signer.sign_payout(&intent).await {
-        Ok(signed) => keep(runner, payout, signed, head, wallet).await,
+        Ok(signed) => Ok(match keep(runner, payout, signed, head, wallet).await? {
+            Some(stored) => Signing::Signed(stored),
+            None => Signing::Done,
+        }),
         Err(SignerError::Refused(code)) => {
             chain_metrics::signer_refusal(&code);
             tracing::warn!(payout = %payout.id, code = %code, "the signer refused a payout");
@@ -72,16 +86,22 @@ pub async fn sign(runner: &Runner, payout: Payout, head: u64, wallet: &Wallet) -
             {
                 chain_metrics::payout_settled(payout.env, "none", "failed");
             }
-            Ok(None)
+            Ok(Signing::Done)
         }
         Err(err) => Err(WatchError::Signer(err.to_string())),
     }
 }
 
+enum Took {
+    Payout(Payout),
+    Moved,
+    Busy,
+}
+
 /// Takes the hot wallet's next nonce for `payout` and records it with the
 /// fees (`queued -> signing`), waiting a little while another payout or a
 /// gas top-up holds it.
-async fn take_nonce(runner: &Runner, payout: &Payout, wallet: &Wallet) -> Result<Option<Payout>, WatchError> {
+async fn take_nonce(runner: &Runner, payout: &Payout, wallet: &Wallet) -> Result<Took, WatchError> {
     let fees = runner.fees().await?;
     let hot = wallet
         .address
@@ -107,13 +127,13 @@ async fn take_nonce(runner: &Runner, payout: &Payout, wallet: &Wallet) -> Result
             })
             .await;
         match taken {
-            Ok(Some(payout)) => return Ok(Some(payout)),
+            Ok(Some(payout)) => return Ok(Took::Payout(payout)),
             Ok(None) => tokio::time::sleep(BUSY_WAIT).await,
-            Err(err) if err.code() == ErrorCode::InvalidState => return Ok(None),
+            Err(err) if err.code() == ErrorCode::InvalidState => return Ok(Took::Moved),
             Err(err) => return Err(err.into()),
         }
     }
-    Ok(None)
+    Ok(Took::Busy)
 }
 
 /// Stores the signed transaction (`signing -> signed`), frees the nonce's

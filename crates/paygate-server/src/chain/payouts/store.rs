@@ -13,11 +13,16 @@ use crate::chain::watcher::store::Scope;
 use crate::ids;
 use crate::store::{lock_rows, RowLock, StoreResult};
 
+/// A nonce, fee or block number as the database keeps it (BIGINT).
+fn int<T: TryInto<i64>>(value: T) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
+}
+
 /// Most payouts one instance works on per round.
 const CLAIM_LIMIT: i64 = 200;
 /// How long a claim keeps other instances off a payout (an instance that
 /// dies holding it leaves it to the others after this).
-pub const CLAIM_SECS: i64 = 30;
+pub const CLAIM_SECS: i64 = 10;
 
 /// An approved withdrawal to an Ethereum address that has no payout yet.
 #[derive(Debug, Clone)]
@@ -148,9 +153,9 @@ pub async fn start_signing(
          max_priority_fee_per_gas = $4, updated_at = $5 WHERE id = $6 AND state = 'queued'",
     )
     .bind(hot_wallet)
-    .bind(i64::try_from(nonce).unwrap_or(i64::MAX))
-    .bind(i64::try_from(fees.0).unwrap_or(i64::MAX))
-    .bind(i64::try_from(fees.1).unwrap_or(i64::MAX))
+    .bind(int(nonce))
+    .bind(int(fees.0))
+    .bind(int(fees.1))
     .bind(now)
     .bind(id)
     .execute(conn)
@@ -194,9 +199,9 @@ pub async fn keep_replacement(
     .bind(&signed.raw_tx)
     .bind(signed.tx_hash.to_ascii_lowercase())
     .bind(replaced.join(" "))
-    .bind(i64::try_from(fees.0).unwrap_or(i64::MAX))
-    .bind(i64::try_from(fees.1).unwrap_or(i64::MAX))
-    .bind(i64::try_from(head).unwrap_or(i64::MAX))
+    .bind(int(fees.0))
+    .bind(int(fees.1))
+    .bind(int(head))
     .bind(now)
     .bind(&payout.id)
     .bind(payout.tx_hash.as_deref().unwrap_or_default())
@@ -221,7 +226,7 @@ pub async fn mark_sent(
     )
     .bind(route.as_str())
     .bind(reason)
-    .bind(i64::try_from(head).unwrap_or(i64::MAX))
+    .bind(int(head))
     .bind(now)
     .bind(id)
     .execute(conn)
@@ -234,7 +239,7 @@ pub async fn mark_sent(
 /// reorganisation took the block).
 pub async fn set_mined(conn: &mut AnyConnection, id: &str, block: Option<u64>, now: i64) -> StoreResult<()> {
     sqlx::query("UPDATE chain_payouts SET mined_block = $1, updated_at = $2 WHERE id = $3 AND state = 'sent'")
-        .bind(block.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+        .bind(block.map(int))
         .bind(now)
         .bind(id)
         .execute(conn)
