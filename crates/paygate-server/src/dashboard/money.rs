@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use paygate_proto::money::Currency;
-use paygate_proto::payments::{Destination, Payment, Withdrawal};
+use paygate_proto::payments::{Destination, Payment, Withdrawal, WithdrawalChain};
 use serde::Deserialize;
 
 use super::listing::{pager, when, Pager, MONEY_SORTS};
@@ -165,6 +165,35 @@ pub struct WithdrawalRow {
     pub status: String,
     pub created_at: String,
     pub pending: bool,
+    /// A payout on a chain: its transaction and route, once signed.
+    pub chain: Option<ChainCell>,
+}
+
+/// Where a withdrawal's payout is on its chain, as the list shows it.
+pub struct ChainCell {
+    pub tx_hash: String,
+    /// `private`, `public_fallback` or `public`.
+    pub route: String,
+    /// Why it left the relay, with `public_fallback`.
+    pub fallback_reason: Option<String>,
+    /// "block N, M confirmations", or "not yet mined".
+    pub depth: String,
+}
+
+fn chain_cell(chain: &WithdrawalChain) -> ChainCell {
+    ChainCell {
+        tx_hash: chain.tx_hash.clone(),
+        route: chain.route.clone(),
+        fallback_reason: chain.fallback_reason.clone(),
+        depth: match chain.block {
+            Some(block) => format!(
+                "block {block}, {} confirmation{}",
+                chain.confirmations,
+                if chain.confirmations == 1 { "" } else { "s" }
+            ),
+            None => "not yet mined".to_owned(),
+        },
+    }
 }
 
 /// A destination as a finance person reads it; an IBAN shows its country
@@ -197,6 +226,7 @@ fn withdrawal_row(withdrawal: &Withdrawal) -> WithdrawalRow {
         status: withdrawal.status.clone(),
         created_at: when(&withdrawal.created_at),
         pending: withdrawal.status == "pending_approval",
+        chain: withdrawal.chain.as_ref().map(chain_cell),
     }
 }
 

@@ -19,6 +19,7 @@ mod chain_bench;
 mod chain_deposits;
 mod chain_isolation;
 mod chain_payouts;
+mod chain_payouts_bench;
 mod chain_payouts_crash;
 mod chain_payouts_scale;
 mod chain_reorgs;

@@ -7,6 +7,7 @@
 
 mod keys;
 mod passwords;
+mod payouts;
 
 use regex::Regex;
 use reqwest::StatusCode;
