@@ -14,9 +14,11 @@ use sqlx::Row as _;
 
 use crate::app::AppState;
 use crate::chain::metrics as chain_metrics;
-use crate::chain::nonces::{self, Take, Wallet};
+use crate::chain::nonces::{self, Wallet};
 use crate::chain::rpc::{ChainRpc, RpcError};
 use crate::chain::signer_client::{Signed, SignerClient, SignerError, SweepIntent, TopupIntent};
+
+mod topup;
 use crate::chain::watcher::store::Scope;
 use crate::chain::watcher::{Settings, WatchError};
 use crate::http::ApiError;
@@ -350,21 +352,9 @@ async fn step(
                     max_fee_per_gas: max_fee,
                     max_priority_fee_per_gas: priority,
                 };
-                return top_up(state, rpc, signer, settings, sweep, intent).await;
+                return topup::top_up(state, rpc, signer, settings, sweep, intent).await;
             }
-            if nonces::held_by(state.store().pool(), &sweep.id).await? {
-                // A top-up signed in an earlier round was never stored: its nonce goes back.
-                let wallet = hot_wallet(signer, settings).await?;
-                let (id, now) = (sweep.id.clone(), state.now());
-                state
-                    .store()
-                    .write(move |conn| {
-                        Box::pin(
-                            async move { nonces::give_back(conn, &wallet, &id, now).await.map_err(ApiError::from) },
-                        )
-                    })
-                    .await?;
-            }
+            topup::give_back_if_held(state, signer, settings, sweep).await?;
             sign_and_send_sweep(state, rpc, signer, sweep, max_fee, priority).await
         }
         "topping_up" => {
@@ -400,66 +390,6 @@ async fn step(
         }
         _ => Ok(()),
     }
-}
-
-/// The hot wallet of `settings`' chain, as the nonce allocator keys it.
-async fn hot_wallet(signer: &SignerClient, settings: &Settings) -> Result<Wallet, StepError> {
-    let address = signer.hot_wallet().await.map_err(signer_err)?;
-    Ok(Wallet {
-        env: settings.env,
-        chain_id: settings.scope().chain_id,
-        address,
-    })
-}
-
-/// Tops up a deposit address's gas from the hot wallet, with the nonce the
-/// hot wallet's allocator gives (shared with payouts, so no two
-/// transactions of the wallet take one nonce, whatever instance sends
-/// them). A busy allocator waits for the next round; a refusal gives the
-/// nonce back.
-async fn top_up(
-    state: &AppState,
-    rpc: &ChainRpc,
-    signer: &Arc<SignerClient>,
-    settings: &Settings,
-    sweep: &Sweep,
-    mut intent: TopupIntent,
-) -> Result<(), StepError> {
-    let wallet = hot_wallet(signer, settings).await?;
-    let hot: Address = wallet
-        .address
-        .parse()
-        .map_err(|_| StepError::Watch(WatchError::Signer("the hot wallet is not an address".to_owned())))?;
-    let mined = rpc.mined_nonce(hot).await?;
-    let (id, held, now) = (sweep.id.clone(), wallet.clone(), state.now());
-    let taken = state
-        .store()
-        .write(move |conn| {
-            Box::pin(async move { nonces::take(conn, &held, &id, mined, now).await.map_err(ApiError::from) })
-        })
-        .await?;
-    let Take::Nonce(nonce) = taken else {
-        return Ok(());
-    };
-    intent.nonce = nonce;
-    let signed = match signer.sign_gas_topup(&intent).await {
-        Ok(signed) => signed,
-        Err(SignerError::Refused(code)) => {
-            let (id, now) = (sweep.id.clone(), state.now());
-            state
-                .store()
-                .write(move |conn| {
-                    Box::pin(async move { nonces::give_back(conn, &wallet, &id, now).await.map_err(ApiError::from) })
-                })
-                .await?;
-            return Err(StepError::Refused(code));
-        }
-        Err(err) => return Err(signer_err(err)),
-    };
-    if keep_signed(state, sweep, "topping_up", &signed, Some(&wallet)).await? {
-        send(rpc, &signed.raw_tx).await?;
-    }
-    Ok(())
 }
 
 async fn receipt_of(rpc: &ChainRpc, tx: Option<&str>) -> Result<Option<crate::chain::rpc::Receipt>, WatchError> {
