@@ -4,6 +4,7 @@
 
 mod auth_helpers;
 mod chain_api_support;
+mod chain_process;
 mod chain_support;
 mod cluster;
 mod money_support;
@@ -17,6 +18,7 @@ mod chain_bench;
 mod chain_deposits;
 mod chain_isolation;
 mod chain_reorgs;
+mod chain_restart;
 mod chain_sweeps;
 mod checkout;
 mod cli;
