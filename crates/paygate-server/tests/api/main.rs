@@ -16,6 +16,7 @@ mod bodies;
 mod chain_api;
 mod chain_bench;
 mod chain_deposits;
+mod chain_https;
 mod chain_isolation;
 mod chain_reorgs;
 mod chain_restart;
