@@ -4,6 +4,7 @@ use std::io::Read as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -48,6 +49,13 @@ enum Command {
         /// Default: DATA_DIR/signer.sock.
         #[arg(long, env = "PAYGATE_SIGNER_SOCKET")]
         socket: Option<PathBuf>,
+        /// Exits when standard input reaches its end: the parent that
+        /// started this signer holds the pipe's other end, so the signer
+        /// ends with it however it ends (`paygate serve`'s sandbox signer).
+        /// It also waits up to 5 s for the data directory's serve lock,
+        /// which a signer whose parent just died may still hold.
+        #[arg(long)]
+        exit_on_stdin_eof: bool,
         #[command(flatten)]
         policy: Policy,
     },
@@ -92,6 +100,23 @@ fn set_allowed(data_dir: &std::path::Path, address: &str, allowed: bool) -> anyh
     Ok(())
 }
 
+/// Resolves when standard input reaches its end (or fails), if `watch`;
+/// never otherwise. The read runs on a thread of its own, which neither
+/// holds up the runtime's shutdown nor outlives the process.
+async fn stdin_end(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    let (done, ended) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 64];
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        drop(done);
+    });
+    let _ = ended.await;
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -109,9 +134,18 @@ fn main() -> anyhow::Result<()> {
             println!("{}", seed.address(KeyPath::HotWallet)?);
             Ok(())
         }
-        Command::Serve { socket, policy } => {
+        Command::Serve {
+            socket,
+            exit_on_stdin_eof,
+            policy,
+        } => {
             let seed = open_seed(&cli.data_dir)?;
-            let _serving = store::lock_serving(&cli.data_dir)?;
+            let lock_wait = if exit_on_stdin_eof {
+                Duration::from_secs(5)
+            } else {
+                Duration::ZERO
+            };
+            let _serving = store::lock_serving(&cli.data_dir, lock_wait)?;
             let audit = AuditLog::open(&cli.data_dir.join("audit.log"))?;
             let payouts = PayoutStore::open(&cli.data_dir)?;
             let socket = socket.unwrap_or_else(|| cli.data_dir.join("signer.sock"));
@@ -130,9 +164,14 @@ fn main() -> anyhow::Result<()> {
                     data_dir: cli.data_dir.clone(),
                     payouts: Mutex::new(payouts),
                 });
+                let parent_gone = stdin_end(exit_on_stdin_eof);
                 tokio::select! {
                     result = server::serve(listener, own_uid, signer) => result,
                     _ = tokio::signal::ctrl_c() => Ok(()),
+                    _ = parent_gone => {
+                        eprintln!("paygate-signer: standard input closed (the parent is gone); exiting");
+                        Ok(())
+                    }
                 }
             })
         }

@@ -87,10 +87,18 @@ impl PayoutStore {
 
 /// Holds the data directory's serve lock for the process's life, so two
 /// signers never share one payout book and audit log.
-pub fn lock_serving(data_dir: &Path) -> anyhow::Result<fs::File> {
+/// When `wait` is not zero, a lock held by another process is tried again
+/// until `wait` has passed (a sandbox signer whose parent died may still be
+/// exiting when the parent's successor starts the next one).
+pub fn lock_serving(data_dir: &Path, wait: std::time::Duration) -> anyhow::Result<fs::File> {
     let file = open_private(&data_dir.join(SERVE_LOCK))?;
-    file.try_lock()
-        .map_err(|_| anyhow::anyhow!("another paygate-signer serves {}", data_dir.display()))?;
+    let deadline = std::time::Instant::now() + wait;
+    while file.try_lock().is_err() {
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!("another paygate-signer serves {}", data_dir.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     Ok(file)
 }
 
@@ -182,9 +190,23 @@ mod tests {
         set_allowed(dir.path(), b, true).unwrap();
         set_allowed(dir.path(), a, false).unwrap();
         assert_eq!(allowlist(dir.path()).unwrap(), BTreeSet::from([b]));
-        let lock = lock_serving(dir.path()).unwrap();
-        assert!(lock_serving(dir.path()).is_err());
+        let none = std::time::Duration::ZERO;
+        let lock = lock_serving(dir.path(), none).unwrap();
+        assert!(lock_serving(dir.path(), none).is_err());
+        assert!(lock_serving(dir.path(), std::time::Duration::from_millis(200)).is_err());
         drop(lock);
-        assert!(lock_serving(dir.path()).is_ok());
+        assert!(lock_serving(dir.path(), none).is_ok());
+    }
+
+    #[test]
+    fn a_signer_that_may_wait_takes_the_lock_once_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_serving(dir.path(), std::time::Duration::ZERO).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            drop(held);
+        });
+        assert!(lock_serving(dir.path(), std::time::Duration::from_secs(5)).is_ok());
+        releaser.join().unwrap();
     }
 }

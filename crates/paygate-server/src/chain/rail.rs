@@ -38,6 +38,18 @@ pub fn token_on(chain: &EvmChain, env: Environment, currency: Currency) -> ApiRe
     Ok((token, contract.to_owned()))
 }
 
+/// For a stablecoin (USDC, USDT), that the environment's rail runs and
+/// carries its token, as a payment in it needs; nothing for any other
+/// currency. Checkout sessions ask at creation, so a session the payor
+/// could never pay is refused before it is handed out.
+pub fn require_rail_for(state: &AppState, env: Environment, currency: Currency) -> ApiResult<()> {
+    if Token::from_currency(currency).is_none() {
+        return Ok(());
+    }
+    let (chain, _) = chain_of(state, env)?;
+    token_on(chain, env, currency).map(|_| ())
+}
+
 fn configured(chain: &EvmChain) -> String {
     let names: Vec<&str> = chain.tokens.keys().map(|t| t.as_str()).collect();
     if names.is_empty() {

@@ -104,9 +104,13 @@ impl ChainRpc {
         }
         // The transport takes the process's TLS provider: ring, as everywhere in Paygate.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // A node answers where it is asked: a redirect could carry the URL's
+        // key elsewhere. An https node is verified against the system's roots
+        // (SSL_CERT_FILE / SSL_CERT_DIR replace them: docs/stablecoins.md).
         let client = reqwest13::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest13::redirect::Policy::none())
             .build()
             .map_err(|_| RpcError::Unreachable)?;
         let provider = ProviderBuilder::default().connect_reqwest(client, url);

@@ -1,7 +1,9 @@
 //! The sandbox signer: when a chain is configured and `[signer].socket` is
 //! empty, `paygate serve` runs `paygate-signer` as a child process with its
 //! own data directory (`DATA_DIR/signer`), creating a random seed on first
-//! start, and stops it with the server. A production deployment runs the
+//! start, and stops it with the server: dropped with the server, or, when
+//! the server dies without dropping it (`SIGKILL`), through the pipe on the
+//! child's stdin, whose end closes with the server's process. A production deployment runs the
 //! signer as its own service under its own user (docs/deploy.md) and sets
 //! `[signer].socket`; a live chain requires that.
 //!
@@ -11,7 +13,7 @@
 
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -25,6 +27,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// A running sandbox signer; dropping it stops the process.
 pub struct SandboxSigner {
     child: Child,
+    /// The write end of the child's standard input, never written: when
+    /// this process ends, however it ends (a `SIGKILL` included), the kernel
+    /// closes it, and the child (`--exit-on-stdin-eof`) exits.
+    _lifeline: ChildStdin,
     socket: PathBuf,
 }
 
@@ -111,6 +117,7 @@ impl SandboxSigner {
             .arg("serve")
             .arg("--socket")
             .arg(&socket)
+            .arg("--exit-on-stdin-eof")
             .arg("--chain-id")
             .arg(chain.chain_id.to_string())
             .arg("--max-fee-per-gas-gwei")
@@ -125,14 +132,19 @@ impl SandboxSigner {
         for contract in chain.tokens.values() {
             command.arg("--token").arg(contract);
         }
-        let child = command
+        let mut child = command
             .env_clear()
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("{} could not be started", binary.display()))?;
-        let mut signer = SandboxSigner { child, socket };
+        let lifeline = child.stdin.take().context("the sandbox signer's stdin pipe")?;
+        let mut signer = SandboxSigner {
+            child,
+            _lifeline: lifeline,
+            socket,
+        };
         let client = signer.wait_until_answering().await?;
         tracing::info!(pid = signer.pid(), socket = %signer.socket.display(), "sandbox signer started");
         Ok((signer, client))

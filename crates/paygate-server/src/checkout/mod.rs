@@ -138,7 +138,8 @@ fn methods_for(requested: Option<Vec<String>>, fiat: bool, errors: &mut Vec<Fiel
 }
 
 #[utoipa::path(post, path = "/v1/checkout/sessions", operation_id = "createCheckoutSession", tag = "checkout", request_body = CreateCheckoutSession,
-    responses((status = 200, body = CreatedCheckoutSession), (status = 400, body = paygate_proto::Problem)),
+    responses((status = 200, body = CreatedCheckoutSession), (status = 400, body = paygate_proto::Problem),
+        (status = 422, description = "`network_unavailable`: USDC or USDT, and no chain, or no contract for this token, in this environment", body = paygate_proto::Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -159,6 +160,7 @@ pub async fn create(
     let Some(currency) = currency.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
+    crate::chain::rail::require_rail_for(&state, caller.env, currency)?;
     let now = state.now();
     let id = ids::new_id("cs");
     let token = generate_opaque_token(TOKEN_PREFIX, &mut rand::rngs::OsRng);

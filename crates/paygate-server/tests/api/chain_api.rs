@@ -335,3 +335,72 @@ async fn a_live_chain_takes_https_only_and_a_chain_id_must_match_the_node() {
     let err = start(anvil.chain(&[Token::Usdc, Token::Usdt], 12)).await;
     assert!(err.contains("signer.socket"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stablecoin_checkout_session_is_refused_at_creation_where_the_chain_cannot_take_it() {
+    use crate::checkout::{create_session, payor_call};
+    let app = spawn_with(generous_limits).await;
+    let api = Api::sandbox(&app);
+    // No chain in test mode: the session is refused at once, not when the payor pays.
+    for currency in ["USDC", "USDT"] {
+        let body = json!({"amount": 1_000_000, "currency": currency});
+        let reply = api.post("/v1/checkout/sessions", body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (422, "network_unavailable"),
+            "{:?}",
+            reply.body
+        );
+        assert!(
+            reply.body["detail"].as_str().unwrap().contains("chain"),
+            "{}",
+            reply.body
+        );
+        // Bad input is still named first.
+        let bad = api
+            .post(
+                "/v1/checkout/sessions",
+                json!({"amount": 1_000_000, "currency": currency, "expires_in": 1}),
+            )
+            .await;
+        assert_eq!((bad.status, bad.code()), (400, "validation_failed"), "{:?}", bad.body);
+    }
+    // Other currencies are untouched.
+    let (btc, _) = create_session(&app, json!({"amount": 5000, "currency": "BTC"})).await;
+    assert_eq!(btc["methods"], json!(["crypto"]));
+
+    // A chain with only USDC: a USDT session is refused naming USDT; a USDC
+    // one is created and its payor gets a deposit address when paying.
+    let Some(chain) = ChainApp::start(&[Token::Usdc], 12).await else {
+        return;
+    };
+    let api = Api::sandbox(&chain.app);
+    let reply = api
+        .post(
+            "/v1/checkout/sessions",
+            json!({"amount": 1_000_000, "currency": "USDT"}),
+        )
+        .await;
+    assert_eq!((reply.status, reply.code()), (422, "network_unavailable"));
+    assert!(
+        reply.body["detail"].as_str().unwrap().contains("USDT"),
+        "{}",
+        reply.body
+    );
+    let (session, payor) = create_session(&chain.app, json!({"amount": 1_000_000, "currency": "USDC"})).await;
+    assert_eq!(session["methods"], json!(["crypto"]));
+    let paid = payor_call(
+        &chain.app,
+        &payor.token,
+        &payor.secret,
+        reqwest::Method::POST,
+        "/v1/payor/session/pay",
+        Some(&json!({"method": "crypto"})),
+    )
+    .await;
+    assert_eq!(paid.status(), 200);
+    let paid: Value = paid.json().await.unwrap();
+    let crypto = &paid["payment"]["crypto"];
+    assert_eq!(crypto["network"], "ethereum", "{paid}");
+    assert!(crypto["address"].as_str().unwrap().starts_with("0x"), "{paid}");
+}

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::money_support::{acknowledged_id, card_payment, iban_destination, Api};
 use crate::support::paygate;
 
-const LENIENT_LIMITS: [(&str, &str); 4] = [
+pub const LENIENT_LIMITS: [(&str, &str); 4] = [
     ("PAYGATE_RATE_LIMITS__FINANCIAL__LIMIT", "1000000"),
     ("PAYGATE_RATE_LIMITS__STANDARD__LIMIT", "1000000"),
     ("PAYGATE_RATE_LIMITS__MERCHANT__LIMIT", "1000000"),

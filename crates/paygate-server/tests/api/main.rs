@@ -4,6 +4,7 @@
 
 mod auth_helpers;
 mod chain_api_support;
+mod chain_process;
 mod chain_support;
 mod cluster;
 mod money_support;
@@ -17,12 +18,14 @@ mod bodies;
 mod chain_api;
 mod chain_bench;
 mod chain_deposits;
+mod chain_https;
 mod chain_isolation;
 mod chain_payouts;
 mod chain_payouts_bench;
 mod chain_payouts_crash;
 mod chain_payouts_scale;
 mod chain_reorgs;
+mod chain_restart;
 mod chain_sweeps;
 mod checkout;
 mod cli;

@@ -1796,6 +1796,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `network_unavailable`: USDC or USDT, and no chain, or no contract for this token, in this environment */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An error, as a problem document with its catalog code (see /docs/errors). */
             default: {
                 headers: {
