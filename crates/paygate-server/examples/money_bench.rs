@@ -84,7 +84,14 @@ async fn main() {
     let sqlite_rate = sqlite_single_row_commits(dir.path(), secs.min(5)).await;
 
     let server = Server::start(&dir.path().join("data"), false).await;
-    let load = drive(&[server.url.clone()], &server.key, &server.pem, clients, secs).await;
+    let load = drive(
+        std::slice::from_ref(&server.url),
+        &server.key,
+        &server.pem,
+        clients,
+        secs,
+    )
+    .await;
     let report = paygate_server::ledger::verify(server.running.state.store())
         .await
         .unwrap();
@@ -116,12 +123,19 @@ async fn main() {
 /// until every payment's event has been received.
 async fn with_and_without_endpoint(dir: &std::path::Path, clients: u64, secs: u64) {
     let plain = Server::start(&dir.join("plain"), false).await;
-    let alone = drive(&[plain.url.clone()], &plain.key, &plain.pem, clients, secs).await;
+    let alone = drive(std::slice::from_ref(&plain.url), &plain.key, &plain.pem, clients, secs).await;
     plain.running.shutdown().await;
 
     let hooked = Server::start(&dir.join("hooked"), true).await;
     let received = hooked.received.clone().unwrap();
-    let load = drive(&[hooked.url.clone()], &hooked.key, &hooked.pem, clients, secs).await;
+    let load = drive(
+        std::slice::from_ref(&hooked.url),
+        &hooked.key,
+        &hooked.pem,
+        clients,
+        secs,
+    )
+    .await;
     let created = load.latencies.len();
     let deadline = Instant::now() + Duration::from_secs(120);
     while received.load(Ordering::SeqCst) < created && Instant::now() < deadline {
