@@ -88,17 +88,28 @@ impl InFlight {
             }
         }
     }
+}
 
-    fn of(&self, endpoint: &str) -> usize {
-        self.endpoints.get(endpoint).copied().unwrap_or(0)
+/// How many more deliveries may be claimed: in all, and per endpoint
+/// (`busy`: each endpoint's deliveries in flight).
+struct Room {
+    total: usize,
+    per_endpoint: usize,
+    busy: HashMap<String, usize>,
+}
+
+impl Room {
+    fn free_for(&self, endpoint: &str) -> usize {
+        let busy = self.busy.get(endpoint).copied().unwrap_or(0);
+        self.per_endpoint.saturating_sub(busy)
     }
 }
 
-/// How many more deliveries may be claimed: in all, and per endpoint.
-struct Room<'a> {
-    total: usize,
-    per_endpoint: usize,
-    in_flight: &'a InFlight,
+/// A finished attempt's outcome, with what is done after it is recorded.
+struct Moved {
+    outcome: Outcome,
+    endpoint_id: String,
+    verdict: Verdict,
 }
 
 async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bool>) {
@@ -134,10 +145,12 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
             let room = Room {
                 total: capacity,
                 per_endpoint,
-                in_flight: &in_flight,
+                busy: in_flight.endpoints.clone(),
             };
-            match turn(&state, &finished, now, &room, lease_secs, &mut due_set).await {
-                Ok((claimed, planned)) => {
+            let moved: Vec<Moved> = finished.iter().filter_map(|f| moved(&state, f, now)).collect();
+            match turn(&state, moved, now, room, lease_secs, std::mem::take(&mut due_set)).await {
+                Ok((claimed, planned, due)) => {
+                    due_set = due;
                     finished.clear();
                     progressed = planned || !claimed.is_empty();
                     for c in claimed {
@@ -175,22 +188,33 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
     }
 }
 
-/// One write transaction: record, plan, claim. Returns the claimed
-/// deliveries and whether any event was planned.
+/// One job of the group commit (on SQLite it shares the batch, and its
+/// fsync, with the API's writes; on PostgreSQL it is a transaction of its
+/// own): record, plan, claim. Returns the claimed deliveries, whether any
+/// event was planned, and the due set back.
 async fn turn(
     state: &AppState,
-    finished: &[Finished],
+    moved: Vec<Moved>,
     now: i64,
-    room: &Room<'_>,
+    room: Room,
     lease_secs: i64,
-    due: &mut DueSet,
-) -> StoreResult<(Vec<Claimed>, bool)> {
-    let mut tx = state.store().begin_write().await?;
-    record(tx.conn(), state, finished, now).await?;
-    let planned = plan(tx.conn(), now, &mut due.endpoints).await?;
-    let claimed = claim(tx.conn(), now, room, lease_secs, due).await?;
-    tx.commit().await?;
-    Ok((claimed, planned))
+    mut due: DueSet,
+) -> StoreResult<(Vec<Claimed>, bool, DueSet)> {
+    let (claimed, planned, due, recorded) = state
+        .store()
+        .write(move |conn| {
+            Box::pin(async move {
+                let recorded = record(conn, &moved, now).await?;
+                let planned = plan(conn, now, &mut due.endpoints).await?;
+                let claimed = claim(conn, now, &room, lease_secs, &mut due).await?;
+                Ok::<_, crate::store::StoreError>((claimed, planned, due, recorded))
+            })
+        })
+        .await?;
+    for (verdict, status) in recorded {
+        crate::metrics::record_webhook_attempt(&verdict, status.as_str());
+    }
+    Ok((claimed, planned, due))
 }
 
 /// Claims due deliveries endpoint by endpoint, each up to what its bound
@@ -198,7 +222,7 @@ async fn turn(
 async fn claim(
     conn: &mut sqlx::AnyConnection,
     now: i64,
-    room: &Room<'_>,
+    room: &Room,
     lease_secs: i64,
     due: &mut DueSet,
 ) -> StoreResult<Vec<Claimed>> {
@@ -216,7 +240,7 @@ async fn claim(
     // Every endpoint gets its turn first now and then.
     endpoints.shuffle(&mut rand::thread_rng());
     for endpoint in endpoints {
-        let free = room.per_endpoint.saturating_sub(room.in_flight.of(&endpoint)).min(left);
+        let free = room.free_for(&endpoint).min(left);
         if free == 0 {
             continue;
         }
@@ -280,7 +304,7 @@ async fn plan(conn: &mut sqlx::AnyConnection, now: i64, due: &mut HashSet<String
 }
 
 /// What an attempt came to, and where it moves its (pending) delivery.
-fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
+fn moved(state: &AppState, f: &Finished, now: i64) -> Option<Moved> {
     let config = &state.config().webhooks;
     let attempt = f.claimed.attempts + 1;
     let event = match f.result.verdict {
@@ -300,7 +324,7 @@ fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
         }
     };
     let step = DeliveryState::Pending.on(event)?;
-    Some(Outcome {
+    let outcome = Outcome {
         attempt: AttemptRecord {
             delivery_id: f.claimed.id.clone(),
             attempt,
@@ -312,31 +336,38 @@ fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
         },
         status: step.state,
         next_attempt_at: step.next_attempt_at,
+    };
+    Some(Moved {
+        outcome,
+        endpoint_id: f.claimed.endpoint_id.clone(),
+        verdict: f.result.verdict.clone(),
     })
 }
 
 /// Writes what the finished attempts came to, in bulk, and disables the
-/// endpoints that answered `410 Gone`.
-async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, finished: &[Finished], now: i64) -> StoreResult<()> {
-    if finished.is_empty() {
-        return Ok(());
+/// endpoints that answered `410 Gone`; returns each recorded attempt's
+/// verdict and where it moved its delivery (for the metrics).
+async fn record(
+    conn: &mut sqlx::AnyConnection,
+    moved: &[Moved],
+    now: i64,
+) -> StoreResult<Vec<(Verdict, DeliveryState)>> {
+    if moved.is_empty() {
+        return Ok(Vec::new());
     }
-    let moved: Vec<(&Finished, Outcome)> = finished
-        .iter()
-        .filter_map(|f| Some((f, outcome_of(state, f, now)?)))
-        .collect();
-    let (finished, outcomes): (Vec<&Finished>, Vec<Outcome>) = moved.into_iter().unzip();
+    let outcomes: Vec<&Outcome> = moved.iter().map(|m| &m.outcome).collect();
     let recorded = outcomes::record(conn, &outcomes, now).await?;
-    for (f, o) in finished.iter().zip(&outcomes) {
-        if !recorded.contains(&f.claimed.id) {
+    let mut done = Vec::with_capacity(recorded.len());
+    for m in moved {
+        if !recorded.contains(&m.outcome.attempt.delivery_id) {
             continue;
         }
-        crate::metrics::record_webhook_attempt(&f.result.verdict, o.status.as_str());
-        if f.result.verdict == Verdict::Gone {
-            db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
+        done.push((m.verdict.clone(), m.outcome.status));
+        if m.verdict == Verdict::Gone {
+            db::disable_endpoint(conn, &m.endpoint_id, "gone", now).await?;
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Runs one attempt within its endpoint's bound and reports back.
