@@ -1,18 +1,23 @@
-//! The delivery worker. One loop owns the store's side: in a single write
-//! transaction per turn it records the attempts that finished (in bulk, see
-//! [`super::outcomes`]), plans
-//! deliveries for new outbox events, and claims due deliveries under a
-//! lease. Attempts run as tasks, bounded globally and per endpoint (a claim
-//! never takes more than an endpoint's bound leaves free), so one slow
-//! receiver never holds up another. Everything that matters is in the
-//! store: a killed server retries what was waiting once it is back.
+//! The delivery worker. One loop owns the store's side: each turn is one
+//! job of the group commit (on SQLite it shares the API's batch and fsync)
+//! that records the attempts that finished (in bulk, see
+//! [`super::outcomes`]), plans deliveries for new outbox events, and claims
+//! due deliveries under a lease. Attempts run as tasks, bounded globally and
+//! per endpoint: a claim takes at most twice what an endpoint's bound leaves
+//! free, and the extra wait their turn behind the endpoint's gate, so one
+//! slow receiver never holds up another and a healthy one never waits a
+//! turn of the writer for its next attempt. Everything that matters is in
+//! the store: a killed server retries what was waiting once it is back.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom as _;
-use tokio::sync::{mpsc, watch};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::db::{self, AttemptRecord, Claimed};
 use super::delivery_state::{DeliveryEvent, DeliveryState};
@@ -35,11 +40,28 @@ const DUE_ENDPOINTS: i64 = 1000;
 /// How long to wait after the store failed before trying again.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
 
-/// An attempt that finished, on its way to the store.
+/// An attempt that finished, on its way to the store. `result` is `None`
+/// for a claimed delivery never sent, because its endpoint answered `410
+/// Gone` meanwhile (recording the `Gone` cancels it).
 struct Finished {
     claimed: Claimed,
     attempted_at: i64,
-    result: AttemptResult,
+    result: Option<AttemptResult>,
+}
+
+/// How many claimed deliveries an endpoint may have beyond those in flight:
+/// a claim takes up to twice the endpoint's bound, so the next attempts are
+/// in hand when the current ones finish, instead of waiting a turn of the
+/// group commit each time. A slow endpoint thus holds its bound's attempts
+/// and as many rows leased and waiting, nothing else.
+const CLAIM_AHEAD: usize = 2;
+
+/// An endpoint's bound on attempts in flight, shared by its attempt tasks.
+#[derive(Clone)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    /// Set by an attempt answered `410 Gone`: what waits is not sent.
+    gone: Arc<AtomicBool>,
 }
 
 /// Starts the worker; it stops when `shutdown` turns true.
@@ -79,12 +101,15 @@ impl InFlight {
         *self.endpoints.entry(endpoint.to_owned()).or_default() += 1;
     }
 
-    fn finish(&mut self, endpoint: &str) {
+    /// Counts an attempt done; an endpoint with nothing left in flight
+    /// loses its gate.
+    fn finish(&mut self, endpoint: &str, gates: &mut HashMap<String, Gate>) {
         self.total = self.total.saturating_sub(1);
         if let Some(n) = self.endpoints.get_mut(endpoint) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.endpoints.remove(endpoint);
+                gates.remove(endpoint);
             }
         }
     }
@@ -116,7 +141,10 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
     let config = state.config().webhooks.clone();
     let per_endpoint = config.max_concurrency_per_endpoint.max(1);
     let global = config.max_concurrency.max(1);
-    let lease_secs = i64::try_from(config.timeout_secs).unwrap_or(60) + 30;
+    // A claimed delivery waits at most one attempt for its turn, then takes
+    // one: the lease outlasts both, so no other worker takes it meanwhile.
+    let lease_secs = 2 * i64::try_from(config.timeout_secs).unwrap_or(60) + 30;
+    let mut gates: HashMap<String, Gate> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut in_flight = InFlight::default();
     let mut due_set = DueSet::default();
@@ -126,7 +154,7 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
             return;
         }
         while let Ok(f) = done_rx.try_recv() {
-            in_flight.finish(&f.claimed.endpoint_id);
+            in_flight.finish(&f.claimed.endpoint_id, &mut gates);
             finished.push(f);
         }
         let now = state.now();
@@ -144,7 +172,7 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
         if worth_a_turn {
             let room = Room {
                 total: capacity,
-                per_endpoint,
+                per_endpoint: per_endpoint * CLAIM_AHEAD,
                 busy: in_flight.endpoints.clone(),
             };
             let moved: Vec<Moved> = finished.iter().filter_map(|f| moved(&state, f, now)).collect();
@@ -155,7 +183,14 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
                     progressed = planned || !claimed.is_empty();
                     for c in claimed {
                         in_flight.start(&c.endpoint_id);
-                        tokio::spawn(deliver(state.clone(), clients.clone(), c, done_tx.clone()));
+                        let gate = gates
+                            .entry(c.endpoint_id.clone())
+                            .or_insert_with(|| Gate {
+                                permits: Arc::new(Semaphore::new(per_endpoint)),
+                                gone: Arc::new(AtomicBool::new(false)),
+                            })
+                            .clone();
+                        tokio::spawn(deliver(state.clone(), clients.clone(), c, gate, done_tx.clone()));
                     }
                 }
                 Err(err) => {
@@ -178,7 +213,7 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
         .clamp(Duration::from_millis(10), IDLE_POLL);
         tokio::select! {
             Some(f) = done_rx.recv() => {
-                in_flight.finish(&f.claimed.endpoint_id);
+                in_flight.finish(&f.claimed.endpoint_id, &mut gates);
                 finished.push(f);
             }
             () = state.webhooks().woken().notified() => due_set.refreshed = None,
@@ -306,8 +341,9 @@ async fn plan(conn: &mut sqlx::AnyConnection, now: i64, due: &mut HashSet<String
 /// What an attempt came to, and where it moves its (pending) delivery.
 fn moved(state: &AppState, f: &Finished, now: i64) -> Option<Moved> {
     let config = &state.config().webhooks;
+    let result = f.result.as_ref()?;
     let attempt = f.claimed.attempts + 1;
-    let event = match f.result.verdict {
+    let event = match result.verdict {
         Verdict::Delivered => DeliveryEvent::Delivered,
         Verdict::Gone => DeliveryEvent::Gone,
         Verdict::Failed => {
@@ -329,10 +365,10 @@ fn moved(state: &AppState, f: &Finished, now: i64) -> Option<Moved> {
             delivery_id: f.claimed.id.clone(),
             attempt,
             attempted_at: f.attempted_at,
-            response_status: f.result.status.map(i64::from),
-            duration_ms: i64::try_from(f.result.duration.as_millis()).unwrap_or(i64::MAX),
-            response_body: f.result.body.clone(),
-            error: f.result.error.map(str::to_owned),
+            response_status: result.status.map(i64::from),
+            duration_ms: i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX),
+            response_body: result.body.clone(),
+            error: result.error.map(str::to_owned),
         },
         status: step.state,
         next_attempt_at: step.next_attempt_at,
@@ -340,7 +376,7 @@ fn moved(state: &AppState, f: &Finished, now: i64) -> Option<Moved> {
     Some(Moved {
         outcome,
         endpoint_id: f.claimed.endpoint_id.clone(),
-        verdict: f.result.verdict.clone(),
+        verdict: result.verdict.clone(),
     })
 }
 
@@ -371,8 +407,25 @@ async fn record(
 }
 
 /// Runs one attempt within its endpoint's bound and reports back.
-async fn deliver(state: AppState, clients: Clients, claimed: Claimed, done: mpsc::UnboundedSender<Finished>) {
+async fn deliver(
+    state: AppState,
+    clients: Clients,
+    claimed: Claimed,
+    gate: Gate,
+    done: mpsc::UnboundedSender<Finished>,
+) {
+    // Held until the outcome is on its way, so a `Gone` is seen by the
+    // next attempt to this endpoint before it starts.
+    let permit = gate.permits.acquire_owned().await;
     let now = state.now();
+    if permit.is_err() || gate.gone.load(Ordering::SeqCst) {
+        let _ = done.send(Finished {
+            claimed,
+            attempted_at: now,
+            result: None,
+        });
+        return;
+    }
     let policy = Policy::for_env(claimed.env, state.config().webhooks.allow_private_targets);
     let result = match send::active_secrets(state.master_key(), &claimed, now) {
         Ok(secrets) => send::attempt(&clients, policy, &secrets, &claimed, now).await,
@@ -387,9 +440,13 @@ async fn deliver(state: AppState, clients: Clients, claimed: Claimed, done: mpsc
             }
         }
     };
+    if result.verdict == Verdict::Gone {
+        gate.gone.store(true, Ordering::SeqCst);
+    }
     let _ = done.send(Finished {
         claimed,
         attempted_at: now,
-        result,
+        result: Some(result),
     });
+    drop(permit);
 }
