@@ -14,7 +14,8 @@ Command: \`bench/webhooks.sh\` (runs \`crates/paygate-server/examples/webhook_be
 release build). In one process: (1) signing one delivery with both schemes,
 with one secret and with two (during a rotation); (2) an in-process server
 (fresh data directory, SQLite WAL, \`synchronous=FULL\`, default
-\`max_concurrency_per_endpoint = 16\`) with one endpoint to a local receiver
+\`max_concurrency_per_endpoint = 16\`; the worker's turns are jobs of the group
+commit) with one endpoint to a local receiver
 answering \`200\` at once, 10,000 \`payment.created\` events committed in one
 transaction, timed until the receiver has them all; (3) the same beside a second
 endpoint whose receiver sleeps 5 s per request (every event goes to both), rounds
@@ -40,9 +41,11 @@ print(f"- Memory at most 100 MiB under load: {rss} MiB resident at most, {ok(rss
 print(f"- A slow neighbour costs a healthy endpoint at most 5%: {-change:.1f}%, {ok(-change <= 5)}.")
 if -change > 5:
     print("  The slowness itself is contained (a claim never takes more of an endpoint's")
-    print("  deliveries than its bound leaves free, so the slow endpoint holds its 16 attempts")
-    print("  and nothing else); what the healthy endpoint pays for is the second endpoint's share")
-    print("  of the single writer's work, since every event also plans a delivery for it in the")
-    print("  same SQLite transactions. Next step: record attempts and claims with multi-row")
-    print("  statements, as planning already does.")
+    print("  deliveries than twice its bound leaves free, so the slow endpoint holds its 16")
+    print("  attempts and 16 leased rows, and nothing else); what the healthy endpoint pays for")
+    print("  is the second endpoint's share of the single writer's work: every event also plans")
+    print("  a delivery for it (twice the rows planned), and its backlog of due rows is what the")
+    print("  claim's scans walk past. Next step: plan with one INSERT ... SELECT per batch and")
+    print("  index the claim's scan by endpoint and lease, or keep the delivery state in a")
+    print("  SQLite file of its own.")
 PY

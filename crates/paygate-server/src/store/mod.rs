@@ -10,21 +10,21 @@ mod ledger;
 pub use ledger::DayFigure;
 pub mod merchants;
 pub mod page;
+mod write_tx;
 mod writer;
 
 use std::path::Path;
 use std::str::FromStr as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _};
 
 pub use api_keys::{insert_key, key_by_id_in, set_allowed_ips_in, KeyRecord, NewKey};
 pub use epoch::settled;
 pub use ledger::BalanceRow;
 pub use merchants::MerchantRecord;
+pub use write_tx::WriteTx;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -48,10 +48,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer at a time; taking turns here instead of
-    /// inside SQLite avoids busy errors on lock upgrades.
-    write_lock: Option<Arc<Mutex<()>>>,
-    /// The group-commit writer (see `writer`), on SQLite only.
+    /// The group-commit writer (see `writer`), on SQLite only: SQLite allows
+    /// one writer at a time, and every write goes through this one.
     writer: Option<writer::GroupWriter>,
     /// The revocation epoch in memory (see `epoch`).
     epoch: epoch::EpochWatch,
@@ -60,23 +58,6 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend).finish()
-    }
-}
-
-/// A write transaction. Dropping it without `commit` rolls back.
-pub struct WriteTx {
-    tx: Transaction<'static, sqlx::Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-
-    pub async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await?;
-        Ok(())
     }
 }
 
@@ -104,13 +85,11 @@ impl Store {
                 })
                 .connect_with(AnyConnectOptions::from_str(&url)?)
                 .await?;
-            let write_lock = Some(Arc::new(Mutex::new(())));
             Self {
                 epoch: epoch::EpochWatch::sqlite(&path, pool.clone())?,
-                writer: Some(writer::GroupWriter::start(pool.clone(), write_lock.clone())),
+                writer: Some(writer::GroupWriter::start(pool.clone())),
                 pool,
                 backend: Backend::Sqlite,
-                write_lock,
             }
         } else {
             let pool = AnyPoolOptions::new()
@@ -123,7 +102,6 @@ impl Store {
                 writer: None,
                 pool,
                 backend: Backend::Postgres,
-                write_lock: None,
             }
         };
         store_migrate(&store).await?;
@@ -138,14 +116,17 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction, taking the writer's turn on SQLite.
+    /// A write transaction the caller holds, on the same write path as
+    /// [`Store::write`]: on SQLite a savepoint of the next group commit (the
+    /// shared transaction is lent to the caller and the batch waits for it),
+    /// on PostgreSQL a transaction of its own. `commit` returns once the
+    /// batch holding it is durable. Prefer `write` for request work: a held
+    /// transaction keeps the rest of its batch waiting.
     pub async fn begin_write(&self) -> StoreResult<WriteTx> {
-        let turn = match &self.write_lock {
-            Some(lock) => Some(lock.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _turn: turn })
+        match &self.writer {
+            Some(writer) => Ok(WriteTx::lent(writer.lend().await?)),
+            None => Ok(WriteTx::own(self.pool.begin().await?)),
+        }
     }
 
     /// Runs `work` and answers only after it has committed. On SQLite it
@@ -156,7 +137,8 @@ impl Store {
     /// take their row locks in an order no other instance can follow, and a
     /// deadlock would fail them all. PostgreSQL groups concurrent commits'
     /// WAL flushes itself.
-    /// Never call it while holding a [`WriteTx`]: both take the writer's turn.
+    /// Never call it while holding a [`WriteTx`]: on SQLite the writer waits
+    /// for that one to come back.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,

@@ -1,14 +1,16 @@
 //! Group commit: one writer task runs concurrent requests' work, each in its
 //! own SAVEPOINT, inside one shared transaction, and answers every request
 //! only after that transaction has committed (fsync'd). A request whose work
-//! fails is rolled back to its savepoint without disturbing the others.
-
-use std::sync::Arc;
+//! fails is rolled back to its savepoint without disturbing the others. It is
+//! the only way to write on SQLite: a caller that wants to hold the
+//! transaction itself (`Store::begin_write`) is lent the shared transaction,
+//! inside a savepoint, and hands it back when it commits or drops.
 
 use futures_util::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Connection as _};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
+use super::write_tx::{Lent, Returned, SAVEPOINT};
 use super::{StoreError, StoreResult};
 
 /// Most requests committed together in one transaction.
@@ -18,7 +20,14 @@ const QUEUE: usize = 4096;
 
 /// What a job hands back after running: called with the commit's outcome.
 type Completion = Box<dyn FnOnce(bool) + Send>;
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Completion> + Send>;
+type Work = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Completion> + Send>;
+
+enum Job {
+    /// Work the writer runs in a savepoint of its own.
+    Work(Work),
+    /// A caller that holds the transaction for a while (`Store::begin_write`).
+    Lend(oneshot::Sender<Lent>),
+}
 
 /// The handle requests use to reach the writer task.
 #[derive(Clone)]
@@ -27,17 +36,16 @@ pub(super) struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// Starts the writer task. `turn` is the store's writer lock (SQLite),
-    /// taken for each batch so plain write transactions take turns with it.
-    /// The task runs on a thread of its own, so the work between two
-    /// statements never waits behind request handling in the main runtime.
-    pub(super) fn start(pool: AnyPool, turn: Option<Arc<Mutex<()>>>) -> Self {
+    /// Starts the writer task. The task runs on a thread of its own, so the
+    /// work between two statements never waits behind request handling in
+    /// the main runtime.
+    pub(super) fn start(pool: AnyPool) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let spawned = std::thread::Builder::new()
             .name("paygate-writer".to_owned())
             .spawn(
                 move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => runtime.block_on(run(pool, turn, rx)),
+                    Ok(runtime) => runtime.block_on(run(pool, rx)),
                     Err(err) => tracing::error!(error = %err, "the writer's runtime could not start"),
                 },
             );
@@ -57,7 +65,7 @@ impl GroupWriter {
         F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, E>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn: &mut AnyConnection| {
+        let job: Work = Box::new(move |conn: &mut AnyConnection| {
             Box::pin(async move {
                 let outcome = in_savepoint(conn, work).await;
                 let complete: Completion = Box::new(move |committed: bool| {
@@ -73,8 +81,19 @@ impl GroupWriter {
                 complete
             })
         });
-        self.jobs.send(job).await.map_err(|_| E::from(writer_gone()))?;
+        self.jobs
+            .send(Job::Work(job))
+            .await
+            .map_err(|_| E::from(writer_gone()))?;
         answer.await.map_err(|_| E::from(writer_gone()))?
+    }
+
+    /// Waits for the writer's turn and borrows the shared transaction,
+    /// inside a savepoint of its own.
+    pub(super) async fn lend(&self) -> StoreResult<Lent> {
+        let (reply, lent) = oneshot::channel();
+        self.jobs.send(Job::Lend(reply)).await.map_err(|_| writer_gone())?;
+        lent.await.map_err(|_| writer_gone())
     }
 }
 
@@ -100,44 +119,109 @@ where
     }
 }
 
-async fn run(pool: AnyPool, turn: Option<Arc<Mutex<()>>>, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let _turn = match &turn {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
-        let completions = match run_batch(&pool, &mut batch).await {
-            Ok(completions) => completions,
-            Err(err) => {
-                tracing::error!(error = %err, "group commit failed");
-                Vec::new()
-            }
-        };
-        drop(_turn);
-        batch.clear();
-        for (complete, committed) in completions {
+        for (complete, committed) in run_batch(&pool, &mut batch).await {
             complete(committed);
         }
+        batch.clear();
     }
 }
 
-/// Runs every job of the batch in one transaction and commits it. Jobs not
-/// run (begin failed) are dropped, which answers their callers with an error.
-async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> StoreResult<Vec<(Completion, bool)>> {
-    let mut tx = pool.begin().await?;
-    let mut completions = Vec::with_capacity(batch.len());
+/// Runs every job of the batch in one transaction and commits it. A job
+/// that cannot run (begin failed) is dropped, which answers its caller with
+/// an error; if a lent transaction never comes back, the work before it is
+/// answered as not committed and the rest starts a new transaction.
+async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) -> Vec<(Completion, bool)> {
+    let mut answered = Vec::new();
+    let mut pending: Vec<Completion> = Vec::with_capacity(batch.len());
+    let mut tx: Option<Transaction<'static, Any>> = None;
     for job in batch.drain(..) {
-        completions.push(job(&mut tx).await);
-    }
-    let committed = match tx.commit().await {
-        Ok(()) => true,
-        Err(err) => {
-            tracing::error!(error = %err, "group commit did not commit");
-            false
+        let mut current = match tx.take() {
+            Some(current) => current,
+            None => match pool.begin().await {
+                Ok(current) => current,
+                Err(err) => {
+                    tracing::error!(error = %err, "group commit could not begin");
+                    continue;
+                }
+            },
+        };
+        match job {
+            Job::Work(work) => {
+                pending.push(work(&mut current).await);
+                tx = Some(current);
+            }
+            Job::Lend(request) => match lend(current, request).await {
+                Some((current, completion)) => {
+                    pending.extend(completion);
+                    tx = Some(current);
+                }
+                None => answered.extend(pending.drain(..).map(|c| (c, false))),
+            },
         }
+    }
+    let committed = match tx {
+        Some(tx) => match tx.commit().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::error!(error = %err, "group commit did not commit");
+                false
+            }
+        },
+        None => false,
     };
-    Ok(completions.into_iter().map(|c| (c, committed)).collect())
+    answered.extend(pending.into_iter().map(|c| (c, committed)));
+    answered
+}
+
+/// Lends `tx` to the caller inside a savepoint and waits for it to come
+/// back: with a completion if the caller committed, rolled back to the
+/// savepoint if not. `None` if the transaction was lost on the way.
+async fn lend(
+    mut tx: Transaction<'static, Any>,
+    request: oneshot::Sender<Lent>,
+) -> Option<(Transaction<'static, Any>, Option<Completion>)> {
+    if let Err(err) = sqlx::query(&format!("SAVEPOINT {SAVEPOINT}")).execute(&mut *tx).await {
+        tracing::error!(error = %err, "group commit could not open a savepoint to lend");
+        return Some((tx, None));
+    }
+    let (back, returned) = oneshot::channel();
+    let tx = match request.send(Lent { tx, back }) {
+        Ok(()) => match returned.await {
+            Ok(Returned {
+                tx,
+                committed: Some(committed),
+            }) => {
+                let complete: Completion = Box::new(move |ok| {
+                    let _ = committed.send(ok);
+                });
+                return Some((tx, Some(complete)));
+            }
+            Ok(Returned { tx, committed: None }) => tx,
+            Err(_) => {
+                tracing::error!("a lent write transaction never came back");
+                return None;
+            }
+        },
+        // The caller gave up waiting.
+        Err(lent) => lent.tx,
+    };
+    roll_back_lent(tx).await.map(|tx| (tx, None))
+}
+
+async fn roll_back_lent(mut tx: Transaction<'static, Any>) -> Option<Transaction<'static, Any>> {
+    for sql in [
+        format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
+        format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+    ] {
+        if let Err(err) = sqlx::query(&sql).execute(&mut *tx).await {
+            tracing::error!(error = %err, "group commit could not roll back a lent savepoint");
+            return None;
+        }
+    }
+    Some(tx)
 }
 
 /// Splits a batch's jobs' answers, for tests of the writer itself.

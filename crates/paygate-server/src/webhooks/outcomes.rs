@@ -26,7 +26,7 @@ pub struct Outcome {
 
 /// Records every outcome whose delivery is still pending (not deleted with
 /// its endpoint, not recorded already); returns those deliveries' ids.
-pub async fn record(conn: &mut AnyConnection, outcomes: &[Outcome], now: i64) -> StoreResult<HashSet<String>> {
+pub async fn record(conn: &mut AnyConnection, outcomes: &[&Outcome], now: i64) -> StoreResult<HashSet<String>> {
     let mut moved = HashSet::new();
     for chunk in outcomes.chunks(CHUNK) {
         let values: Vec<String> = (0..chunk.len())

@@ -1,18 +1,23 @@
-//! The delivery worker. One loop owns the store's side: in a single write
-//! transaction per turn it records the attempts that finished (in bulk, see
-//! [`super::outcomes`]), plans
-//! deliveries for new outbox events, and claims due deliveries under a
-//! lease. Attempts run as tasks, bounded globally and per endpoint (a claim
-//! never takes more than an endpoint's bound leaves free), so one slow
-//! receiver never holds up another. Everything that matters is in the
-//! store: a killed server retries what was waiting once it is back.
+//! The delivery worker. One loop owns the store's side: each turn is one
+//! job of the group commit (on SQLite it shares the API's batch and fsync)
+//! that records the attempts that finished (in bulk, see
+//! [`super::outcomes`]), plans deliveries for new outbox events, and claims
+//! due deliveries under a lease. Attempts run as tasks, bounded globally and
+//! per endpoint: a claim takes at most twice what an endpoint's bound leaves
+//! free, and the extra wait their turn behind the endpoint's gate, so one
+//! slow receiver never holds up another and a healthy one never waits a
+//! turn of the writer for its next attempt. Everything that matters is in
+//! the store: a killed server retries what was waiting once it is back.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom as _;
-use tokio::sync::{mpsc, watch};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::db::{self, AttemptRecord, Claimed};
 use super::delivery_state::{DeliveryEvent, DeliveryState};
@@ -35,11 +40,28 @@ const DUE_ENDPOINTS: i64 = 1000;
 /// How long to wait after the store failed before trying again.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
 
-/// An attempt that finished, on its way to the store.
+/// An attempt that finished, on its way to the store. `result` is `None`
+/// for a claimed delivery never sent, because its endpoint answered `410
+/// Gone` meanwhile (recording the `Gone` cancels it).
 struct Finished {
     claimed: Claimed,
     attempted_at: i64,
-    result: AttemptResult,
+    result: Option<AttemptResult>,
+}
+
+/// How many claimed deliveries an endpoint may have beyond those in flight:
+/// a claim takes up to twice the endpoint's bound, so the next attempts are
+/// in hand when the current ones finish, instead of waiting a turn of the
+/// group commit each time. A slow endpoint thus holds its bound's attempts
+/// and as many rows leased and waiting, nothing else.
+const CLAIM_AHEAD: usize = 2;
+
+/// An endpoint's bound on attempts in flight, shared by its attempt tasks.
+#[derive(Clone)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    /// Set by an attempt answered `410 Gone`: what waits is not sent.
+    gone: Arc<AtomicBool>,
 }
 
 /// Starts the worker; it stops when `shutdown` turns true.
@@ -79,33 +101,50 @@ impl InFlight {
         *self.endpoints.entry(endpoint.to_owned()).or_default() += 1;
     }
 
-    fn finish(&mut self, endpoint: &str) {
+    /// Counts an attempt done; an endpoint with nothing left in flight
+    /// loses its gate.
+    fn finish(&mut self, endpoint: &str, gates: &mut HashMap<String, Gate>) {
         self.total = self.total.saturating_sub(1);
         if let Some(n) = self.endpoints.get_mut(endpoint) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.endpoints.remove(endpoint);
+                gates.remove(endpoint);
             }
         }
     }
+}
 
-    fn of(&self, endpoint: &str) -> usize {
-        self.endpoints.get(endpoint).copied().unwrap_or(0)
+/// How many more deliveries may be claimed: in all, and per endpoint
+/// (`busy`: each endpoint's deliveries in flight).
+struct Room {
+    total: usize,
+    per_endpoint: usize,
+    busy: HashMap<String, usize>,
+}
+
+impl Room {
+    fn free_for(&self, endpoint: &str) -> usize {
+        let busy = self.busy.get(endpoint).copied().unwrap_or(0);
+        self.per_endpoint.saturating_sub(busy)
     }
 }
 
-/// How many more deliveries may be claimed: in all, and per endpoint.
-struct Room<'a> {
-    total: usize,
-    per_endpoint: usize,
-    in_flight: &'a InFlight,
+/// A finished attempt's outcome, with what is done after it is recorded.
+struct Moved {
+    outcome: Outcome,
+    endpoint_id: String,
+    verdict: Verdict,
 }
 
 async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bool>) {
     let config = state.config().webhooks.clone();
     let per_endpoint = config.max_concurrency_per_endpoint.max(1);
     let global = config.max_concurrency.max(1);
-    let lease_secs = i64::try_from(config.timeout_secs).unwrap_or(60) + 30;
+    // A claimed delivery waits at most one attempt for its turn, then takes
+    // one: the lease outlasts both, so no other worker takes it meanwhile.
+    let lease_secs = 2 * i64::try_from(config.timeout_secs).unwrap_or(60) + 30;
+    let mut gates: HashMap<String, Gate> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
     let mut in_flight = InFlight::default();
     let mut due_set = DueSet::default();
@@ -115,7 +154,7 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
             return;
         }
         while let Ok(f) = done_rx.try_recv() {
-            in_flight.finish(&f.claimed.endpoint_id);
+            in_flight.finish(&f.claimed.endpoint_id, &mut gates);
             finished.push(f);
         }
         let now = state.now();
@@ -133,16 +172,25 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
         if worth_a_turn {
             let room = Room {
                 total: capacity,
-                per_endpoint,
-                in_flight: &in_flight,
+                per_endpoint: per_endpoint * CLAIM_AHEAD,
+                busy: in_flight.endpoints.clone(),
             };
-            match turn(&state, &finished, now, &room, lease_secs, &mut due_set).await {
-                Ok((claimed, planned)) => {
+            let moved: Vec<Moved> = finished.iter().filter_map(|f| moved(&state, f, now)).collect();
+            match turn(&state, moved, now, room, lease_secs, std::mem::take(&mut due_set)).await {
+                Ok((claimed, planned, due)) => {
+                    due_set = due;
                     finished.clear();
                     progressed = planned || !claimed.is_empty();
                     for c in claimed {
                         in_flight.start(&c.endpoint_id);
-                        tokio::spawn(deliver(state.clone(), clients.clone(), c, done_tx.clone()));
+                        let gate = gates
+                            .entry(c.endpoint_id.clone())
+                            .or_insert_with(|| Gate {
+                                permits: Arc::new(Semaphore::new(per_endpoint)),
+                                gone: Arc::new(AtomicBool::new(false)),
+                            })
+                            .clone();
+                        tokio::spawn(deliver(state.clone(), clients.clone(), c, gate, done_tx.clone()));
                     }
                 }
                 Err(err) => {
@@ -165,7 +213,7 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
         .clamp(Duration::from_millis(10), IDLE_POLL);
         tokio::select! {
             Some(f) = done_rx.recv() => {
-                in_flight.finish(&f.claimed.endpoint_id);
+                in_flight.finish(&f.claimed.endpoint_id, &mut gates);
                 finished.push(f);
             }
             () = state.webhooks().woken().notified() => due_set.refreshed = None,
@@ -175,22 +223,33 @@ async fn run(state: AppState, clients: Clients, mut shutdown: watch::Receiver<bo
     }
 }
 
-/// One write transaction: record, plan, claim. Returns the claimed
-/// deliveries and whether any event was planned.
+/// One job of the group commit (on SQLite it shares the batch, and its
+/// fsync, with the API's writes; on PostgreSQL it is a transaction of its
+/// own): record, plan, claim. Returns the claimed deliveries, whether any
+/// event was planned, and the due set back.
 async fn turn(
     state: &AppState,
-    finished: &[Finished],
+    moved: Vec<Moved>,
     now: i64,
-    room: &Room<'_>,
+    room: Room,
     lease_secs: i64,
-    due: &mut DueSet,
-) -> StoreResult<(Vec<Claimed>, bool)> {
-    let mut tx = state.store().begin_write().await?;
-    record(tx.conn(), state, finished, now).await?;
-    let planned = plan(tx.conn(), now, &mut due.endpoints).await?;
-    let claimed = claim(tx.conn(), now, room, lease_secs, due).await?;
-    tx.commit().await?;
-    Ok((claimed, planned))
+    mut due: DueSet,
+) -> StoreResult<(Vec<Claimed>, bool, DueSet)> {
+    let (claimed, planned, due, recorded) = state
+        .store()
+        .write(move |conn| {
+            Box::pin(async move {
+                let recorded = record(conn, &moved, now).await?;
+                let planned = plan(conn, now, &mut due.endpoints).await?;
+                let claimed = claim(conn, now, &room, lease_secs, &mut due).await?;
+                Ok::<_, crate::store::StoreError>((claimed, planned, due, recorded))
+            })
+        })
+        .await?;
+    for (verdict, status) in recorded {
+        crate::metrics::record_webhook_attempt(&verdict, status.as_str());
+    }
+    Ok((claimed, planned, due))
 }
 
 /// Claims due deliveries endpoint by endpoint, each up to what its bound
@@ -198,7 +257,7 @@ async fn turn(
 async fn claim(
     conn: &mut sqlx::AnyConnection,
     now: i64,
-    room: &Room<'_>,
+    room: &Room,
     lease_secs: i64,
     due: &mut DueSet,
 ) -> StoreResult<Vec<Claimed>> {
@@ -216,7 +275,7 @@ async fn claim(
     // Every endpoint gets its turn first now and then.
     endpoints.shuffle(&mut rand::thread_rng());
     for endpoint in endpoints {
-        let free = room.per_endpoint.saturating_sub(room.in_flight.of(&endpoint)).min(left);
+        let free = room.free_for(&endpoint).min(left);
         if free == 0 {
             continue;
         }
@@ -280,10 +339,11 @@ async fn plan(conn: &mut sqlx::AnyConnection, now: i64, due: &mut HashSet<String
 }
 
 /// What an attempt came to, and where it moves its (pending) delivery.
-fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
+fn moved(state: &AppState, f: &Finished, now: i64) -> Option<Moved> {
     let config = &state.config().webhooks;
+    let result = f.result.as_ref()?;
     let attempt = f.claimed.attempts + 1;
-    let event = match f.result.verdict {
+    let event = match result.verdict {
         Verdict::Delivered => DeliveryEvent::Delivered,
         Verdict::Gone => DeliveryEvent::Gone,
         Verdict::Failed => {
@@ -300,48 +360,72 @@ fn outcome_of(state: &AppState, f: &Finished, now: i64) -> Option<Outcome> {
         }
     };
     let step = DeliveryState::Pending.on(event)?;
-    Some(Outcome {
+    let outcome = Outcome {
         attempt: AttemptRecord {
             delivery_id: f.claimed.id.clone(),
             attempt,
             attempted_at: f.attempted_at,
-            response_status: f.result.status.map(i64::from),
-            duration_ms: i64::try_from(f.result.duration.as_millis()).unwrap_or(i64::MAX),
-            response_body: f.result.body.clone(),
-            error: f.result.error.map(str::to_owned),
+            response_status: result.status.map(i64::from),
+            duration_ms: i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX),
+            response_body: result.body.clone(),
+            error: result.error.map(str::to_owned),
         },
         status: step.state,
         next_attempt_at: step.next_attempt_at,
+    };
+    Some(Moved {
+        outcome,
+        endpoint_id: f.claimed.endpoint_id.clone(),
+        verdict: result.verdict.clone(),
     })
 }
 
 /// Writes what the finished attempts came to, in bulk, and disables the
-/// endpoints that answered `410 Gone`.
-async fn record(conn: &mut sqlx::AnyConnection, state: &AppState, finished: &[Finished], now: i64) -> StoreResult<()> {
-    if finished.is_empty() {
-        return Ok(());
+/// endpoints that answered `410 Gone`; returns each recorded attempt's
+/// verdict and where it moved its delivery (for the metrics).
+async fn record(
+    conn: &mut sqlx::AnyConnection,
+    moved: &[Moved],
+    now: i64,
+) -> StoreResult<Vec<(Verdict, DeliveryState)>> {
+    if moved.is_empty() {
+        return Ok(Vec::new());
     }
-    let moved: Vec<(&Finished, Outcome)> = finished
-        .iter()
-        .filter_map(|f| Some((f, outcome_of(state, f, now)?)))
-        .collect();
-    let (finished, outcomes): (Vec<&Finished>, Vec<Outcome>) = moved.into_iter().unzip();
+    let outcomes: Vec<&Outcome> = moved.iter().map(|m| &m.outcome).collect();
     let recorded = outcomes::record(conn, &outcomes, now).await?;
-    for (f, o) in finished.iter().zip(&outcomes) {
-        if !recorded.contains(&f.claimed.id) {
+    let mut done = Vec::with_capacity(recorded.len());
+    for m in moved {
+        if !recorded.contains(&m.outcome.attempt.delivery_id) {
             continue;
         }
-        crate::metrics::record_webhook_attempt(&f.result.verdict, o.status.as_str());
-        if f.result.verdict == Verdict::Gone {
-            db::disable_endpoint(conn, &f.claimed.endpoint_id, "gone", now).await?;
+        done.push((m.verdict.clone(), m.outcome.status));
+        if m.verdict == Verdict::Gone {
+            db::disable_endpoint(conn, &m.endpoint_id, "gone", now).await?;
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Runs one attempt within its endpoint's bound and reports back.
-async fn deliver(state: AppState, clients: Clients, claimed: Claimed, done: mpsc::UnboundedSender<Finished>) {
+async fn deliver(
+    state: AppState,
+    clients: Clients,
+    claimed: Claimed,
+    gate: Gate,
+    done: mpsc::UnboundedSender<Finished>,
+) {
+    // Held until the outcome is on its way, so a `Gone` is seen by the
+    // next attempt to this endpoint before it starts.
+    let permit = gate.permits.acquire_owned().await;
     let now = state.now();
+    if permit.is_err() || gate.gone.load(Ordering::SeqCst) {
+        let _ = done.send(Finished {
+            claimed,
+            attempted_at: now,
+            result: None,
+        });
+        return;
+    }
     let policy = Policy::for_env(claimed.env, state.config().webhooks.allow_private_targets);
     let result = match send::active_secrets(state.master_key(), &claimed, now) {
         Ok(secrets) => send::attempt(&clients, policy, &secrets, &claimed, now).await,
@@ -356,9 +440,13 @@ async fn deliver(state: AppState, clients: Clients, claimed: Claimed, done: mpsc
             }
         }
     };
+    if result.verdict == Verdict::Gone {
+        gate.gone.store(true, Ordering::SeqCst);
+    }
     let _ = done.send(Finished {
         claimed,
         attempted_at: now,
-        result,
+        result: Some(result),
     });
+    drop(permit);
 }

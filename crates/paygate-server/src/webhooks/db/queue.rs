@@ -129,13 +129,17 @@ pub async fn next_work(conn: &mut AnyConnection, now: i64) -> StoreResult<(bool,
         .fetch_optional(&mut *conn)
         .await?;
     // Leased rows are in flight; an expired lease makes a row claimable again.
+    // The first row in `webhook_deliveries_due` order that qualifies, not
+    // `MIN()`: that would visit every pending row (a slow endpoint's backlog)
+    // on each idle turn.
     let due: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending' \
+        "SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' \
          AND (lease_until IS NULL OR lease_until < $1) \
-         AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active')",
+         AND merchant_id IN (SELECT id FROM merchants WHERE status = 'active') \
+         ORDER BY next_attempt_at LIMIT 1",
     )
     .bind(now)
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?;
     Ok((planned.is_some(), due))
 }
